@@ -1,1 +1,19 @@
+//! Access tokens and the caller's identity, shared by every service.
+//!
+//! The auth service signs access tokens with the newest key of a [`KeyRing`] and publishes the
+//! public halves as JWKS. Every service checks tokens itself with a [`Verifier`], and asks a
+//! [`Directory`] (the auth service, in process or over HTTP) what role a caller holds in a
+//! workspace, so a role change takes effect on the next request.
 
+mod access;
+mod claims;
+mod keyring;
+mod verifier;
+
+pub use access::{
+    authenticate, bearer_token, Access, AccessError, ApiKeyIdentity, Caller, Directory, Principal,
+    Role, API_KEY_PREFIX,
+};
+pub use claims::Claims;
+pub use keyring::{write_private, Jwk, Jwks, KeyRing, SigningKey};
+pub use verifier::{JwksSource, TokenError, Verifier};
