@@ -149,7 +149,11 @@ pub enum ConfigError {
     #[error("invalid settings: {0}")]
     Invalid(String),
     #[error("reading {variable} from {path} failed: {source}")]
-    SecretFile { variable: String, path: PathBuf, source: std::io::Error },
+    SecretFile {
+        variable: String,
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 impl Settings {
@@ -190,11 +194,15 @@ impl Settings {
     }
 
     fn check(&self) -> Result<(), ConfigError> {
-        let invalid = |key: &str, why: &str| Err(ConfigError::Invalid(format!("key `{key}`: {why}")));
+        let invalid =
+            |key: &str, why: &str| Err(ConfigError::Invalid(format!("key `{key}`: {why}")));
         if let Some(url) = &self.database_url {
             let url = url.expose();
             if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
-                return invalid("database_url", "must be a postgres:// URL, or unset for SQLite");
+                return invalid(
+                    "database_url",
+                    "must be a postgres:// URL, or unset for SQLite",
+                );
             }
         }
         if let Some(url) = &self.redis_url {
@@ -225,7 +233,9 @@ impl Settings {
 
     /// Where the signing key set lives.
     pub fn signing_keys_path(&self) -> PathBuf {
-        self.signing_keys_file.clone().unwrap_or_else(|| self.data_dir.join("signing-keys.json"))
+        self.signing_keys_file
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("signing-keys.json"))
     }
 }
 
@@ -242,14 +252,21 @@ fn split_environment(
             continue;
         };
         let key = key.to_ascii_lowercase();
-        if let Some(base) = key.strip_suffix("_file").filter(|base| is_file_variant(base)) {
+        if let Some(base) = key
+            .strip_suffix("_file")
+            .filter(|base| is_file_variant(base))
+        {
             let path = PathBuf::from(value);
-            let content = std::fs::read_to_string(&path).map_err(|source| ConfigError::SecretFile {
-                variable: name.clone(),
-                path: path.clone(),
-                source,
-            })?;
-            from_files.insert(base.to_string(), content.trim_end_matches(['\r', '\n']).to_string());
+            let content =
+                std::fs::read_to_string(&path).map_err(|source| ConfigError::SecretFile {
+                    variable: name.clone(),
+                    path: path.clone(),
+                    source,
+                })?;
+            from_files.insert(
+                base.to_string(),
+                content.trim_end_matches(['\r', '\n']).to_string(),
+            );
         } else {
             plain.insert(key, value.clone());
         }

@@ -1,7 +1,10 @@
 use super::*;
 
 fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
 }
 
 #[test]
@@ -15,7 +18,11 @@ fn defaults_load_without_input() {
 fn environment_overrides_file() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("trellis.toml");
-    std::fs::write(&path, "listen = \"127.0.0.1:9000\"\nlog_level = \"debug\"\n").unwrap();
+    std::fs::write(
+        &path,
+        "listen = \"127.0.0.1:9000\"\nlog_level = \"debug\"\n",
+    )
+    .unwrap();
     let settings =
         Settings::load_from(Some(&path), &env(&[("TRELLIS_LOG_LEVEL", "warn")])).unwrap();
     assert_eq!(settings.listen.to_string(), "127.0.0.1:9000");
@@ -27,7 +34,9 @@ fn unknown_file_key_is_rejected() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("trellis.toml");
     std::fs::write(&path, "lisen = \"127.0.0.1:9000\"\n").unwrap();
-    let error = Settings::load_from(Some(&path), &[]).unwrap_err().to_string();
+    let error = Settings::load_from(Some(&path), &[])
+        .unwrap_err()
+        .to_string();
     assert!(error.contains("lisen"), "{error}");
 }
 
@@ -47,8 +56,9 @@ fn bad_value_names_key() {
 
 #[test]
 fn bad_address_names_key() {
-    let error =
-        Settings::load_from(None, &env(&[("TRELLIS_LISTEN", "nowhere")])).unwrap_err().to_string();
+    let error = Settings::load_from(None, &env(&[("TRELLIS_LISTEN", "nowhere")]))
+        .unwrap_err()
+        .to_string();
     assert!(error.contains("listen"), "{error}");
 }
 
@@ -67,9 +77,12 @@ fn secret_read_from_file_variant() {
 
 #[test]
 fn missing_secret_file_names_variable() {
-    let error = Settings::load_from(None, &env(&[("TRELLIS_ENCRYPTION_KEY_FILE", "/nonexistent")]))
-        .unwrap_err()
-        .to_string();
+    let error = Settings::load_from(
+        None,
+        &env(&[("TRELLIS_ENCRYPTION_KEY_FILE", "/nonexistent")]),
+    )
+    .unwrap_err()
+    .to_string();
     assert!(error.contains("TRELLIS_ENCRYPTION_KEY_FILE"), "{error}");
 }
 

@@ -11,8 +11,9 @@ use utoipa::ToSchema;
 
 mod json;
 
-pub use json::{json_config, parse_body, path_config, query_config, BodyLimit, Json, DEFAULT_BODY_LIMIT};
-
+pub use json::{
+    json_config, parse_body, path_config, query_config, BodyLimit, Json, DEFAULT_BODY_LIMIT,
+};
 
 tokio::task_local! {
     /// Request id of the request being served on this task.
@@ -82,7 +83,11 @@ impl Problem {
 
     /// A 404 for a resource that does not exist or that the caller may not know about.
     pub fn not_found(what: &str) -> Self {
-        Problem::new(StatusCode::NOT_FOUND, "not_found", format!("{what} was not found"))
+        Problem::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("{what} was not found"),
+        )
     }
 
     /// A 500 whose detail hides the cause; the cause goes to the log.

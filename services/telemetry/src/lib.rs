@@ -17,7 +17,9 @@ pub fn init_logging(filter: &str, json: bool) {
     let filter = EnvFilter::try_new(filter).unwrap_or_else(|_| EnvFilter::new("info"));
     let registry = tracing_subscriber::registry().with(filter);
     let result = if json {
-        registry.with(tracing_subscriber::fmt::layer().json().flatten_event(true)).try_init()
+        registry
+            .with(tracing_subscriber::fmt::layer().json().flatten_event(true))
+            .try_init()
     } else {
         registry.with(tracing_subscriber::fmt::layer()).try_init()
     };
@@ -32,5 +34,7 @@ pub async fn healthz() -> HttpResponse {
 
 /// Adds `/healthz` and `/metrics` to an app; each service adds its own `/readyz`.
 pub fn configure_health(config: &mut web::ServiceConfig) {
-    config.route("/healthz", web::get().to(healthz)).route("/metrics", web::get().to(metrics_route));
+    config
+        .route("/healthz", web::get().to(healthz))
+        .route("/metrics", web::get().to(metrics_route));
 }

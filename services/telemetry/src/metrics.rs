@@ -10,7 +10,9 @@ use std::time::Instant;
 use actix_web::dev::{forward_ready, Service, ServiceRequest, ServiceResponse, Transform};
 use actix_web::http::header::CONTENT_TYPE;
 use actix_web::HttpResponse;
-use prometheus::{Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder};
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder,
+};
 
 /// The process's metrics.
 pub struct Metrics {
@@ -29,19 +31,35 @@ impl Metrics {
     fn new() -> Metrics {
         let registry = Registry::new();
         let requests = IntCounterVec::new(
-            Opts::new("http_requests_total", "HTTP requests served, by route and status"),
+            Opts::new(
+                "http_requests_total",
+                "HTTP requests served, by route and status",
+            ),
             &["method", "route", "status"],
         )
         .expect("metric definition is valid");
         let durations = HistogramVec::new(
-            HistogramOpts::new("http_request_duration_seconds", "HTTP request latency in seconds")
-                .buckets(vec![0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0]),
+            HistogramOpts::new(
+                "http_request_duration_seconds",
+                "HTTP request latency in seconds",
+            )
+            .buckets(vec![
+                0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
+            ]),
             &["method", "route"],
         )
         .expect("metric definition is valid");
-        registry.register(Box::new(requests.clone())).expect("metric registers once");
-        registry.register(Box::new(durations.clone())).expect("metric registers once");
-        Metrics { registry, requests, durations }
+        registry
+            .register(Box::new(requests.clone()))
+            .expect("metric registers once");
+        registry
+            .register(Box::new(durations.clone()))
+            .expect("metric registers once");
+        Metrics {
+            registry,
+            requests,
+            durations,
+        }
     }
 
     /// Registers a service's own counter, returning it for use.
@@ -70,7 +88,9 @@ pub async fn metrics_route() -> HttpResponse {
         tracing::error!(%error, "encoding metrics failed");
         return HttpResponse::InternalServerError().finish();
     }
-    HttpResponse::Ok().insert_header((CONTENT_TYPE, encoder.format_type())).body(body)
+    HttpResponse::Ok()
+        .insert_header((CONTENT_TYPE, encoder.format_type()))
+        .body(body)
 }
 
 /// Middleware that counts and times each request and logs one access line.
@@ -89,7 +109,9 @@ where
     type Future = Ready<Result<Self::Transform, Self::InitError>>;
 
     fn new_transform(&self, service: S) -> Self::Future {
-        ready(Ok(MetricsService { service: Rc::new(service) }))
+        ready(Ok(MetricsService {
+            service: Rc::new(service),
+        }))
     }
 }
 
@@ -117,12 +139,21 @@ where
             let response = service.call(request).await?;
 
             // The matched pattern keeps ids out of label values; unmatched paths share one.
-            let route = response.request().match_pattern().unwrap_or_else(|| "unmatched".into());
+            let route = response
+                .request()
+                .match_pattern()
+                .unwrap_or_else(|| "unmatched".into());
             let status = response.status().as_u16();
             let elapsed = started.elapsed();
             let metrics = Metrics::global();
-            metrics.requests.with_label_values(&[&method, &route, &status.to_string()]).inc();
-            metrics.durations.with_label_values(&[&method, &route]).observe(elapsed.as_secs_f64());
+            metrics
+                .requests
+                .with_label_values(&[&method, &route, &status.to_string()])
+                .inc();
+            metrics
+                .durations
+                .with_label_values(&[&method, &route])
+                .observe(elapsed.as_secs_f64());
             tracing::info!(
                 http.method = %method,
                 http.route = %route,

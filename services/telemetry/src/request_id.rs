@@ -36,7 +36,9 @@ where
     type Future = Ready<Result<Self::Transform, Self::InitError>>;
 
     fn new_transform(&self, service: S) -> Self::Future {
-        ready(Ok(RequestIdService { service: Rc::new(service) }))
+        ready(Ok(RequestIdService {
+            service: Rc::new(service),
+        }))
     }
 }
 
@@ -49,7 +51,9 @@ pub struct RequestIdService<S> {
 fn well_formed(id: &str) -> bool {
     !id.is_empty()
         && id.len() <= MAX_LENGTH
-        && id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
 }
 
 impl<S, B> Service<ServiceRequest> for RequestIdService<S>
@@ -80,15 +84,16 @@ where
             path = %request.path(),
         );
         let service = self.service.clone();
-        let scoped = trellis_problem::REQUEST_ID.scope(id.clone(), async move {
-            service.call(request).await
-        });
+        let scoped = trellis_problem::REQUEST_ID
+            .scope(id.clone(), async move { service.call(request).await });
 
         Box::pin(
             async move {
                 let mut response = scoped.await?;
                 if let Ok(value) = HeaderValue::from_str(&id) {
-                    response.headers_mut().insert(HeaderName::from_static(REQUEST_ID_HEADER), value);
+                    response
+                        .headers_mut()
+                        .insert(HeaderName::from_static(REQUEST_ID_HEADER), value);
                 }
                 Ok(response)
             }

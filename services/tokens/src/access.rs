@@ -113,7 +113,8 @@ pub trait Directory: Send + Sync {
     async fn api_key(&self, key: &str) -> Result<Option<ApiKeyIdentity>, AccessError>;
 
     /// The user's role in the workspace, or `None` when they are not a member.
-    async fn role_of(&self, workspace_id: Uuid, user_id: Uuid) -> Result<Option<Role>, AccessError>;
+    async fn role_of(&self, workspace_id: Uuid, user_id: Uuid)
+        -> Result<Option<Role>, AccessError>;
 }
 
 /// What the [`Caller`] extractor needs, registered as app data.
@@ -174,8 +175,13 @@ impl FromRequest for Caller {
         Box::pin(async move {
             let access = access.ok_or_else(Problem::internal)?;
             let token = bearer.map_err(|e| e.to_problem())?;
-            let principal = authenticate(&access, &token).await.map_err(|e| e.to_problem())?;
-            Ok(Caller { principal, directory: access.directory.clone() })
+            let principal = authenticate(&access, &token)
+                .await
+                .map_err(|e| e.to_problem())?;
+            Ok(Caller {
+                principal,
+                directory: access.directory.clone(),
+            })
         })
     }
 }
@@ -184,13 +190,15 @@ impl FromRequest for Caller {
 pub async fn authenticate(access: &Access, token: &str) -> Result<Principal, AccessError> {
     if token.starts_with(API_KEY_PREFIX) {
         let identity = access.directory.api_key(token).await?;
-        return identity
-            .map(Principal::ApiKey)
-            .ok_or_else(|| AccessError::Unauthenticated("The API key is unknown or revoked".into()));
+        return identity.map(Principal::ApiKey).ok_or_else(|| {
+            AccessError::Unauthenticated("The API key is unknown or revoked".into())
+        });
     }
 
     match access.verifier.verify(token).await {
-        Ok(claims) => Ok(Principal::User { user_id: claims.sub }),
+        Ok(claims) => Ok(Principal::User {
+            user_id: claims.sub,
+        }),
         Err(error) => Err(AccessError::Unauthenticated(format!(
             "The access token was refused: {error}"
         ))),
@@ -204,7 +212,10 @@ pub fn bearer_token(request: &HttpRequest) -> Result<String, AccessError> {
             "Send an access token or API key as `Authorization: Bearer <token>`".into(),
         )
     };
-    let value = request.headers().get(header::AUTHORIZATION).ok_or_else(missing)?;
+    let value = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .ok_or_else(missing)?;
     let value = value.to_str().map_err(|_| missing())?;
     let (scheme, token) = value.split_once(' ').ok_or_else(missing)?;
     if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {

@@ -30,7 +30,10 @@ pub enum JwksSource {
     /// Keys are pushed with [`Verifier::set_keys`] by the process that holds the key ring.
     Local,
     /// Keys are fetched from a JWKS URL, again whenever a token names an unknown key.
-    Remote { url: String, client: reqwest::Client },
+    Remote {
+        url: String,
+        client: reqwest::Client,
+    },
 }
 
 /// Checks signature, algorithm, `kid`, `iss`, `aud`, `exp` and `nbf` of access tokens.
@@ -72,7 +75,9 @@ impl Verifier {
                 Ok(key) => {
                     keys.insert(jwk.kid.clone(), key);
                 }
-                Err(error) => tracing::warn!(kid = %jwk.kid, %error, "skipping an invalid JWKS key"),
+                Err(error) => {
+                    tracing::warn!(kid = %jwk.kid, %error, "skipping an invalid JWKS key")
+                }
             }
         }
         *self.keys.write().expect("verifier key lock poisoned") = keys;
@@ -97,11 +102,18 @@ impl Verifier {
     }
 
     fn knows(&self, kid: &str) -> bool {
-        self.keys.read().expect("verifier key lock poisoned").contains_key(kid)
+        self.keys
+            .read()
+            .expect("verifier key lock poisoned")
+            .contains_key(kid)
     }
 
     fn key(&self, kid: &str) -> Option<DecodingKey> {
-        self.keys.read().expect("verifier key lock poisoned").get(kid).cloned()
+        self.keys
+            .read()
+            .expect("verifier key lock poisoned")
+            .get(kid)
+            .cloned()
     }
 
     /// Fetches the JWKS again, at most once per [`REFRESH_INTERVAL`].
