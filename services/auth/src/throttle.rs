@@ -15,7 +15,7 @@ const REDIS_TIMEOUT: Duration = Duration::from_secs(2);
 
 enum Store {
     Memory(Mutex<HashMap<String, (u32, Instant)>>),
-    Redis(ConnectionManager),
+    Redis { connection: ConnectionManager, prefix: String },
 }
 
 /// Counts failures per key within a fixed window.
@@ -36,12 +36,9 @@ impl Throttle {
     }
 
     /// A throttle shared through Redis by every auth process.
-    pub fn redis(connection: ConnectionManager, limit: u32, window: Duration) -> Self {
-        Throttle {
-            store: Store::Redis(connection),
-            limit,
-            window,
-        }
+    pub fn redis(connection: ConnectionManager, prefix: &str, limit: u32, window: Duration) -> Self {
+        let store = Store::Redis { connection, prefix: prefix.to_string() };
+        Throttle { store, limit, window }
     }
 
     /// Refuses with the seconds left when any key has reached the limit.
@@ -69,10 +66,10 @@ impl Throttle {
                 map.lock().expect("throttle lock poisoned").remove(key);
                 Ok(())
             }
-            Store::Redis(connection) => {
+            Store::Redis { connection, prefix } => {
                 let mut connection = connection.clone();
                 let mut command = redis::cmd("DEL");
-                command.arg(redis_key(key));
+                command.arg(redis_key(prefix, key));
                 with_timeout(command.query_async::<()>(&mut connection)).await
             }
         }
@@ -91,9 +88,9 @@ impl Throttle {
                 }
                 Ok(Some((self.window - elapsed).as_secs().max(1)))
             }
-            Store::Redis(connection) => {
+            Store::Redis { connection, prefix } => {
                 let mut connection = connection.clone();
-                let key = redis_key(key);
+                let key = redis_key(prefix, key);
                 let mut pipe = redis::pipe();
                 pipe.get(&key).ttl(&key);
                 let (count, ttl) =
@@ -123,9 +120,9 @@ impl Throttle {
                 }
                 Ok(())
             }
-            Store::Redis(connection) => {
+            Store::Redis { connection, prefix } => {
                 let mut connection = connection.clone();
-                let key = redis_key(key);
+                let key = redis_key(prefix, key);
                 // The window starts at the first failure: EXPIRE NX sets it only once.
                 let mut pipe = redis::pipe();
                 pipe.incr(&key, 1).ignore();
@@ -140,8 +137,8 @@ impl Throttle {
     }
 }
 
-fn redis_key(key: &str) -> String {
-    format!("trellis:auth:login-failures:{key}")
+fn redis_key(prefix: &str, key: &str) -> String {
+    format!("{prefix}:auth:login-failures:{key}")
 }
 
 async fn with_timeout<T>(

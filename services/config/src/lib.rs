@@ -70,6 +70,8 @@ pub struct Settings {
     pub database_max_connections: u32,
     /// Redis URL for throttling and caches; when unset they live in memory.
     pub redis_url: Option<Secret>,
+    /// Prefix of every Redis key, so deployments can share one Redis.
+    pub redis_prefix: String,
     /// `text` for terminals or `json` for log collectors.
     pub log_format: LogFormat,
     /// Log filter in `tracing` syntax, for example `info` or `trellis_auth=debug,info`.
@@ -122,6 +124,7 @@ impl Default for Settings {
             database_url: None,
             database_max_connections: 10,
             redis_url: None,
+            redis_prefix: "trellis".into(),
             log_format: LogFormat::Text,
             log_level: "info".into(),
             token_issuer: "trellis".into(),
