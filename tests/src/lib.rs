@@ -67,10 +67,17 @@ async fn fresh_postgres_database() -> String {
     use sea_orm::ConnectionTrait;
     let admin = postgres_admin_url();
     let name = format!("trellis_test_{}", Uuid::new_v4().simple());
-    let db = sea_orm::Database::connect(&admin).await.expect("PostgreSQL is reachable for tests");
-    db.execute_unprepared(&format!("CREATE DATABASE {name}")).await.expect("creating a test database");
+    let db = sea_orm::Database::connect(&admin)
+        .await
+        .expect("PostgreSQL is reachable for tests");
+    db.execute_unprepared(&format!("CREATE DATABASE {name}"))
+        .await
+        .expect("creating a test database");
     db.close().await.ok();
-    let base = admin.rsplit_once('/').map(|(base, _)| base).unwrap_or(&admin);
+    let base = admin
+        .rsplit_once('/')
+        .map(|(base, _)| base)
+        .unwrap_or(&admin);
     format!("{base}/{name}")
 }
 
@@ -84,7 +91,10 @@ impl TestServer {
     pub async fn start_with(adjust: impl FnOnce(&mut Settings)) -> TestServer {
         trellis_telemetry::init_logging("error", false);
         let data = tempfile::tempdir().expect("a temporary folder");
-        let mut settings = Settings { data_dir: data.path().to_path_buf(), ..Settings::default() };
+        let mut settings = Settings {
+            data_dir: data.path().to_path_buf(),
+            ..Settings::default()
+        };
         if on_postgres() {
             settings.database_url = Some(Secret::new(fresh_postgres_database().await));
         }
@@ -95,6 +105,28 @@ impl TestServer {
         let running = trellis::start(settings.clone(), trellis::Role::Embedded, listener)
             .await
             .expect("the server starts");
+        TestServer {
+            address: running.address,
+            client: reqwest::Client::new(),
+            settings,
+            running: Some(running),
+            _data: data,
+        }
+    }
+
+    /// Stops the server and starts it again on the same data, after `adjust` changes the
+    /// settings.
+    pub async fn restart_with(mut self, adjust: impl FnOnce(&mut Settings)) -> TestServer {
+        if let Some(running) = self.running.take() {
+            running.stop().await;
+        }
+        let mut settings = self.settings.clone();
+        adjust(&mut settings);
+        let listener = trellis::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let running = trellis::start(settings.clone(), trellis::Role::Embedded, listener)
+            .await
+            .expect("the server starts again");
+        let data = std::mem::replace(&mut self._data, tempfile::tempdir().unwrap());
         TestServer {
             address: running.address,
             client: reqwest::Client::new(),
@@ -116,7 +148,13 @@ impl TestServer {
     }
 
     /// Sends a request with an optional bearer token and JSON body.
-    pub async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> Reply {
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Reply {
         let mut request = self.client.request(method, self.url(path));
         if let Some(token) = token {
             request = request.bearer_auth(token);
@@ -128,7 +166,11 @@ impl TestServer {
         let status = response.status();
         let headers = response.headers().clone();
         let text = response.text().await.unwrap_or_default();
-        Reply { status, headers, text }
+        Reply {
+            status,
+            headers,
+            text,
+        }
     }
 
     pub async fn get(&self, path: &str, token: &str) -> Reply {
@@ -141,23 +183,44 @@ impl TestServer {
 
     /// Signs up a new user with a unique email based on `name`.
     pub async fn signup(&self, name: &str) -> Session {
-        let email = format!("{name}-{}@example.com", &Uuid::new_v4().simple().to_string()[..8]);
+        let email = format!(
+            "{name}-{}@example.com",
+            &Uuid::new_v4().simple().to_string()[..8]
+        );
         let reply = self
-            .post("/api/v1/auth/signup", None, json!({"email": email, "password": PASSWORD}))
+            .post(
+                "/api/v1/auth/signup",
+                None,
+                json!({"email": email, "password": PASSWORD}),
+            )
             .await;
-        assert_eq!(reply.status, StatusCode::CREATED, "signup failed: {}", reply.text);
+        assert_eq!(
+            reply.status,
+            StatusCode::CREATED,
+            "signup failed: {}",
+            reply.text
+        );
         let body = reply.json();
         Session {
             user_id: body["user"]["id"].as_str().unwrap().parse().unwrap(),
             email,
             access: body["tokens"]["access_token"].as_str().unwrap().to_string(),
-            refresh: body["tokens"]["refresh_token"].as_str().unwrap().to_string(),
+            refresh: body["tokens"]["refresh_token"]
+                .as_str()
+                .unwrap()
+                .to_string(),
         }
     }
 
     /// Creates a workspace owned by `owner`.
     pub async fn workspace(&self, owner: &Session, name: &str) -> Uuid {
-        let reply = self.post("/api/v1/workspaces", Some(&owner.access), json!({"name": name})).await;
+        let reply = self
+            .post(
+                "/api/v1/workspaces",
+                Some(&owner.access),
+                json!({"name": name}),
+            )
+            .await;
         assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
         reply.json()["id"].as_str().unwrap().parse().unwrap()
     }
@@ -166,11 +229,30 @@ impl TestServer {
     pub async fn member(&self, owner: &Session, workspace: Uuid, role: &str) -> Session {
         let member = self.signup(role).await;
         let path = format!("/api/v1/workspaces/{workspace}/invites");
-        let reply = self.post(&path, Some(&owner.access), json!({"email": member.email, "role": role})).await;
+        let reply = self
+            .post(
+                &path,
+                Some(&owner.access),
+                json!({"email": member.email, "role": role}),
+            )
+            .await;
         assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
         let token = reply.json()["token"].as_str().unwrap().to_string();
-        let accept = self.post(&format!("/api/v1/invites/{token}/accept"), Some(&member.access), json!({})).await;
+        let accept = self
+            .post(
+                &format!("/api/v1/invites/{token}/accept"),
+                Some(&member.access),
+                json!({}),
+            )
+            .await;
         assert_eq!(accept.status, StatusCode::OK, "{}", accept.text);
         member
     }
+}
+
+/// A direct connection to the server's auth database, for checks a client cannot make.
+pub async fn auth_db(server: &TestServer) -> sea_orm::DatabaseConnection {
+    trellis::database::connect(&server.settings, trellis::database::Owner::Auth)
+        .await
+        .unwrap()
 }

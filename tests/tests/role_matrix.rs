@@ -24,16 +24,32 @@ async fn targets(server: &TestServer, owner: &Session, workspace: Uuid) -> Targe
     let change = server.member(owner, workspace, "editor").await;
     let remove = server.member(owner, workspace, "viewer").await;
     let invite = server
-        .post(&format!("/api/v1/workspaces/{workspace}/invites"), Some(&owner.access), json!({"email": "someone@example.com", "role": "viewer"}))
+        .post(
+            &format!("/api/v1/workspaces/{workspace}/invites"),
+            Some(&owner.access),
+            json!({"email": "someone@example.com", "role": "viewer"}),
+        )
         .await;
     let key = server
-        .post(&format!("/api/v1/workspaces/{workspace}/api-keys"), Some(&owner.access), json!({"name": "ci", "role": "viewer"}))
+        .post(
+            &format!("/api/v1/workspaces/{workspace}/api-keys"),
+            Some(&owner.access),
+            json!({"name": "ci", "role": "viewer"}),
+        )
         .await;
     Targets {
         member_to_change: change.user_id,
         member_to_remove: remove.user_id,
-        invite: invite.json()["invite"]["id"].as_str().unwrap().parse().unwrap(),
-        api_key: key.json()["api_key"]["id"].as_str().unwrap().parse().unwrap(),
+        invite: invite.json()["invite"]["id"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap(),
+        api_key: key.json()["api_key"]["id"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap(),
     }
 }
 
@@ -43,15 +59,50 @@ fn routes(ws: Uuid, t: &Targets) -> Vec<(Method, String, Option<Value>, &'static
     vec![
         (Method::GET, base.clone(), None, "viewer"),
         (Method::GET, format!("{base}/members"), None, "viewer"),
-        (Method::PATCH, format!("{base}/members/{}", t.member_to_change), Some(json!({"role": "viewer"})), "admin"),
-        (Method::DELETE, format!("{base}/members/{}", t.member_to_remove), None, "admin"),
+        (
+            Method::PATCH,
+            format!("{base}/members/{}", t.member_to_change),
+            Some(json!({"role": "viewer"})),
+            "admin",
+        ),
+        (
+            Method::DELETE,
+            format!("{base}/members/{}", t.member_to_remove),
+            None,
+            "admin",
+        ),
         (Method::GET, format!("{base}/invites"), None, "admin"),
-        (Method::POST, format!("{base}/invites"), Some(json!({"email": "new@example.com", "role": "viewer"})), "admin"),
-        (Method::DELETE, format!("{base}/invites/{}", t.invite), None, "admin"),
+        (
+            Method::POST,
+            format!("{base}/invites"),
+            Some(json!({"email": "new@example.com", "role": "viewer"})),
+            "admin",
+        ),
+        (
+            Method::DELETE,
+            format!("{base}/invites/{}", t.invite),
+            None,
+            "admin",
+        ),
         (Method::GET, format!("{base}/api-keys"), None, "admin"),
-        (Method::POST, format!("{base}/api-keys"), Some(json!({"name": "k", "role": "viewer"})), "admin"),
-        (Method::DELETE, format!("{base}/api-keys/{}", t.api_key), None, "admin"),
-        (Method::PATCH, base.clone(), Some(json!({"name": "Renamed"})), "owner"),
+        (
+            Method::POST,
+            format!("{base}/api-keys"),
+            Some(json!({"name": "k", "role": "viewer"})),
+            "admin",
+        ),
+        (
+            Method::DELETE,
+            format!("{base}/api-keys/{}", t.api_key),
+            None,
+            "admin",
+        ),
+        (
+            Method::PATCH,
+            base.clone(),
+            Some(json!({"name": "Renamed"})),
+            "owner",
+        ),
         (Method::DELETE, base, None, "owner"),
     ]
 }
@@ -63,15 +114,31 @@ async fn every_role_gets_what_the_role_table_allows() {
 
     for role in ROLES {
         let workspace = server.workspace(&owner, &format!("{role} workspace")).await;
-        let caller = if role == "owner" { server.member(&owner, workspace, "owner").await } else { server.member(&owner, workspace, role).await };
+        let caller = if role == "owner" {
+            server.member(&owner, workspace, "owner").await
+        } else {
+            server.member(&owner, workspace, role).await
+        };
         let targets = targets(&server, &owner, workspace).await;
 
         for (method, path, body, least) in routes(workspace, &targets) {
-            let reply = server.call(method.clone(), &path, Some(&caller.access), body).await;
+            let reply = server
+                .call(method.clone(), &path, Some(&caller.access), body)
+                .await;
             if rank(role) >= rank(least) {
-                assert!(reply.status.is_success(), "{role} {method} {path}: {} {}", reply.status, reply.text);
+                assert!(
+                    reply.status.is_success(),
+                    "{role} {method} {path}: {} {}",
+                    reply.status,
+                    reply.text
+                );
             } else {
-                assert_eq!(reply.status, StatusCode::FORBIDDEN, "{role} {method} {path}: {}", reply.text);
+                assert_eq!(
+                    reply.status,
+                    StatusCode::FORBIDDEN,
+                    "{role} {method} {path}: {}",
+                    reply.text
+                );
                 assert_eq!(reply.json()["code"], "forbidden");
             }
         }
@@ -90,8 +157,15 @@ async fn other_workspace_ids_answer_not_found() {
 
     // Alice, an owner elsewhere, on every route of Bob's workspace.
     for (method, path, body, _) in routes(bobs, &bob_targets) {
-        let reply = server.call(method.clone(), &path, Some(&alice.access), body).await;
-        assert_eq!(reply.status, StatusCode::NOT_FOUND, "{method} {path}: {}", reply.text);
+        let reply = server
+            .call(method.clone(), &path, Some(&alice.access), body)
+            .await;
+        assert_eq!(
+            reply.status,
+            StatusCode::NOT_FOUND,
+            "{method} {path}: {}",
+            reply.text
+        );
     }
 
     // Alice's own workspace with ids that belong to Bob's.
@@ -103,14 +177,25 @@ async fn other_workspace_ids_answer_not_found() {
         {
             continue;
         }
-        let reply = server.call(method.clone(), &path, Some(&alice.access), body).await;
-        assert_eq!(reply.status, StatusCode::NOT_FOUND, "{method} {path}: {}", reply.text);
+        let reply = server
+            .call(method.clone(), &path, Some(&alice.access), body)
+            .await;
+        assert_eq!(
+            reply.status,
+            StatusCode::NOT_FOUND,
+            "{method} {path}: {}",
+            reply.text
+        );
     }
 
     // Bob's workspace is untouched.
-    let members = server.get(&format!("/api/v1/workspaces/{bobs}/members"), &bob.access).await;
+    let members = server
+        .get(&format!("/api/v1/workspaces/{bobs}/members"), &bob.access)
+        .await;
     assert_eq!(members.json()["items"].as_array().unwrap().len(), 3);
-    let keys = server.get(&format!("/api/v1/workspaces/{bobs}/api-keys"), &bob.access).await;
+    let keys = server
+        .get(&format!("/api/v1/workspaces/{bobs}/api-keys"), &bob.access)
+        .await;
     assert_eq!(keys.json()["items"].as_array().unwrap().len(), 1);
     server.stop().await;
 }
@@ -122,13 +207,21 @@ async fn api_key_of_one_workspace_cannot_reach_another() {
     let alices = server.workspace(&alice, "Alice's").await;
     let other = server.workspace(&alice, "Alice's other").await;
     let created = server
-        .post(&format!("/api/v1/workspaces/{alices}/api-keys"), Some(&alice.access), json!({"name": "k", "role": "admin"}))
+        .post(
+            &format!("/api/v1/workspaces/{alices}/api-keys"),
+            Some(&alice.access),
+            json!({"name": "k", "role": "admin"}),
+        )
         .await;
     let key = created.json()["key"].as_str().unwrap().to_string();
 
-    let own = server.get(&format!("/api/v1/workspaces/{alices}/members"), &key).await;
+    let own = server
+        .get(&format!("/api/v1/workspaces/{alices}/members"), &key)
+        .await;
     assert_eq!(own.status, StatusCode::OK, "{}", own.text);
-    let foreign = server.get(&format!("/api/v1/workspaces/{other}/members"), &key).await;
+    let foreign = server
+        .get(&format!("/api/v1/workspaces/{other}/members"), &key)
+        .await;
     assert_eq!(foreign.status, StatusCode::NOT_FOUND);
     server.stop().await;
 }

@@ -15,7 +15,10 @@ const REDIS_TIMEOUT: Duration = Duration::from_secs(2);
 
 enum Store {
     Memory(Mutex<HashMap<String, (u32, Instant)>>),
-    Redis { connection: ConnectionManager, prefix: String },
+    Redis {
+        connection: ConnectionManager,
+        prefix: String,
+    },
 }
 
 /// Counts failures per key within a fixed window.
@@ -36,9 +39,21 @@ impl Throttle {
     }
 
     /// A throttle shared through Redis by every auth process.
-    pub fn redis(connection: ConnectionManager, prefix: &str, limit: u32, window: Duration) -> Self {
-        let store = Store::Redis { connection, prefix: prefix.to_string() };
-        Throttle { store, limit, window }
+    pub fn redis(
+        connection: ConnectionManager,
+        prefix: &str,
+        limit: u32,
+        window: Duration,
+    ) -> Self {
+        let store = Store::Redis {
+            connection,
+            prefix: prefix.to_string(),
+        };
+        Throttle {
+            store,
+            limit,
+            window,
+        }
     }
 
     /// Refuses with the seconds left when any key has reached the limit.

@@ -105,7 +105,12 @@ async fn auth_state(
             let connection = redis::aio::ConnectionManager::new_with_config(client, config)
                 .await
                 .context("connecting to Redis at `redis_url`")?;
-            trellis_auth::throttle::Throttle::redis(connection, &settings.redis_prefix, limit, window)
+            trellis_auth::throttle::Throttle::redis(
+                connection,
+                &settings.redis_prefix,
+                limit,
+                window,
+            )
         }
         None => trellis_auth::throttle::Throttle::in_memory(limit, window),
     };
