@@ -21,7 +21,7 @@ pub fn postgres_admin_url() -> String {
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }
 
-/// Whether this run uses PostgreSQL.
+/// Returns whether this run uses PostgreSQL.
 pub fn on_postgres() -> bool {
     std::env::var("TRELLIS_TEST_DATABASE").is_ok_and(|v| v == "postgres")
 }
@@ -250,7 +250,7 @@ impl TestServer {
     }
 }
 
-/// A direct connection to the server's auth database, for checks a client cannot make.
+/// Opens a direct connection to the server's auth database, for checks a client cannot make.
 pub async fn auth_db(server: &TestServer) -> sea_orm::DatabaseConnection {
     trellis::database::connect(&server.settings, trellis::database::Owner::Auth)
         .await

@@ -1,5 +1,5 @@
-//! Bad input answers 4xx naming the field and changes nothing; responses never carry hashes;
-//! request ids are echoed.
+//! Bad input gets a 4xx that names the field and changes nothing. Responses never contain
+//! stored hashes, and request ids are echoed.
 
 use reqwest::StatusCode;
 use serde_json::json;

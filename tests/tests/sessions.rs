@@ -177,7 +177,8 @@ async fn throttles_after_five_failures(server: &TestServer) {
         .unwrap()
         .parse()
         .unwrap();
-    assert!(retry_after > 0 && retry_after <= 900, "{retry_after}");
+    assert!(retry_after > 0, "{retry_after}");
+    assert!(retry_after <= 900, "{retry_after}");
     assert_eq!(blocked.json()["code"], "too_many_attempts");
 }
 

@@ -29,7 +29,7 @@ pub struct Throttle {
 }
 
 impl Throttle {
-    /// A throttle kept in this process.
+    /// Creates a throttle kept in this process.
     pub fn in_memory(limit: u32, window: Duration) -> Self {
         Throttle {
             store: Store::Memory(Mutex::new(HashMap::new())),
@@ -38,7 +38,7 @@ impl Throttle {
         }
     }
 
-    /// A throttle shared through Redis by every auth process.
+    /// Creates a throttle shared through Redis by every auth process.
     pub fn redis(
         connection: ConnectionManager,
         prefix: &str,

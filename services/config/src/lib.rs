@@ -32,7 +32,7 @@ impl Secret {
         Secret(value.into())
     }
 
-    /// The secret value, for the one place that uses it.
+    /// Returns the secret value, for the one place that uses it.
     pub fn expose(&self) -> &str {
         &self.0
     }
@@ -146,7 +146,7 @@ impl Default for Settings {
     }
 }
 
-/// Why settings could not be loaded.
+/// Error from loading settings.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("invalid settings: {0}")]
@@ -234,7 +234,7 @@ impl Settings {
         Ok(())
     }
 
-    /// Where the signing key set lives.
+    /// Returns the path of the signing key set.
     pub fn signing_keys_path(&self) -> PathBuf {
         self.signing_keys_file
             .clone()
@@ -286,7 +286,7 @@ fn is_file_variant(base: &str) -> bool {
     )
 }
 
-/// One environment value as a figment provider; numbers and booleans are parsed the way
+/// Converts one environment value to a figment provider; numbers and booleans are parsed the way
 /// figment parses environment values.
 fn env_value(key: &str, value: &str) -> Serialized<figment::value::Value> {
     let parsed: figment::value::Value = value.parse().unwrap_or_else(|_| value.into());

@@ -159,8 +159,8 @@ fn strip_position(message: &str) -> String {
     }
 }
 
-/// Path extractor settings: a path segment that does not parse, such as a malformed id,
-/// answers 404 as an unknown id would.
+/// Builds path extractor settings: a path segment that does not parse, such as a malformed
+/// id, gets 404 as an unknown id would.
 pub fn path_config() -> web::PathConfig {
     web::PathConfig::default().error_handler(|_, _| Problem::not_found("The resource").into())
 }

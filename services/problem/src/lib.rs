@@ -33,7 +33,7 @@ pub struct Problem {
     pub title: String,
     /// HTTP status code.
     pub status: u16,
-    /// What went wrong on this request and what to do about it.
+    /// Explanation of this occurrence and what to do about it.
     pub detail: String,
     /// Stable error code, for example `validation_failed` or `not_found`.
     pub code: String,
@@ -76,12 +76,12 @@ impl Problem {
         self
     }
 
-    /// A 400 naming the field and what is wrong with it.
+    /// Builds a 400 naming the field and what is wrong with it.
     pub fn validation(field: &str, detail: impl Into<String>) -> Self {
         Problem::new(StatusCode::BAD_REQUEST, "validation_failed", detail).with_field(field)
     }
 
-    /// A 404 for a resource that does not exist or that the caller may not know about.
+    /// Builds a 404 for a resource that does not exist or that the caller may not know about.
     pub fn not_found(what: &str) -> Self {
         Problem::new(
             StatusCode::NOT_FOUND,
@@ -90,7 +90,7 @@ impl Problem {
         )
     }
 
-    /// A 500 whose detail hides the cause; the cause goes to the log.
+    /// Builds a 500 whose detail hides the cause, which goes to the log instead.
     pub fn internal() -> Self {
         Problem::new(
             StatusCode::INTERNAL_SERVER_ERROR,

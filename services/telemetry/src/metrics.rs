@@ -22,7 +22,7 @@ pub struct Metrics {
 }
 
 impl Metrics {
-    /// The process-wide metrics, created on first use.
+    /// Returns the process-wide metrics, created on first use.
     pub fn global() -> &'static Metrics {
         static METRICS: OnceLock<Metrics> = OnceLock::new();
         METRICS.get_or_init(Metrics::new)

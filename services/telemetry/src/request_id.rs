@@ -13,7 +13,7 @@ use tracing::Instrument;
 /// Header that carries the request id both ways.
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
 
-/// Longest request id taken from a client.
+/// Maximum length of a request id taken from a client.
 const MAX_LENGTH: usize = 128;
 
 /// The request id, stored in request extensions.

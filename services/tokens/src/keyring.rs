@@ -74,7 +74,7 @@ impl SigningKey {
         Ok(pair.public_key().as_ref().to_vec())
     }
 
-    /// The public key as a JSON Web Key.
+    /// Returns the public key as a JSON Web Key.
     pub fn jwk(&self) -> anyhow::Result<Jwk> {
         Ok(Jwk {
             kty: "OKP".into(),
@@ -112,14 +112,14 @@ pub struct KeyRing {
 }
 
 impl KeyRing {
-    /// A ring holding one new key.
+    /// Creates a ring with one new key.
     pub fn generate() -> anyhow::Result<Self> {
         Ok(KeyRing {
             keys: vec![SigningKey::generate()?],
         })
     }
 
-    /// A ring from keys, oldest first.
+    /// Creates a ring from keys, oldest first.
     pub fn from_keys(keys: Vec<SigningKey>) -> anyhow::Result<Self> {
         anyhow::ensure!(
             !keys.is_empty(),
@@ -167,17 +167,17 @@ impl KeyRing {
         Ok(self.current())
     }
 
-    /// The key that signs new tokens.
+    /// Returns the key that signs new tokens.
     pub fn current(&self) -> &SigningKey {
         self.keys.last().expect("a key ring is never empty")
     }
 
-    /// Every key, oldest first.
+    /// Returns every key, oldest first.
     pub fn keys(&self) -> &[SigningKey] {
         &self.keys
     }
 
-    /// The public keys as JWKS.
+    /// Returns the public keys as JWKS.
     pub fn jwks(&self) -> anyhow::Result<Jwks> {
         let keys = self
             .keys

@@ -16,13 +16,13 @@ pub struct ApiKeyLookup {
     pub key: String,
 }
 
-/// Answer of the internal role lookup.
+/// Response of the internal role lookup.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct RoleAnswer {
     pub role: Option<Role>,
 }
 
-/// A [`Directory`] that asks the auth service's internal API.
+/// A [`Directory`] that calls the auth service's internal API.
 pub struct HttpDirectory {
     base_url: String,
     service_token: String,

@@ -12,7 +12,7 @@ use crate::{Claims, Jwks};
 /// Shortest time between two JWKS fetches triggered by unknown key ids.
 const REFRESH_INTERVAL: Duration = Duration::from_secs(10);
 
-/// Why a token was refused.
+/// Reason a token was rejected.
 #[derive(Debug, thiserror::Error)]
 pub enum TokenError {
     #[error("the token is malformed")]
@@ -25,9 +25,9 @@ pub enum TokenError {
     Invalid(String),
 }
 
-/// Where the verifier gets public keys from.
+/// Source of the verifier's public keys.
 pub enum JwksSource {
-    /// Keys are pushed with [`Verifier::set_keys`] by the process that holds the key ring.
+    /// Keys are pushed with [`Verifier::set_keys`] by the process that owns the key ring.
     Local,
     /// Keys are fetched from a JWKS URL, again whenever a token names an unknown key.
     Remote {
@@ -45,7 +45,7 @@ pub struct Verifier {
 }
 
 impl Verifier {
-    /// A verifier for tokens of the given issuer and audience.
+    /// Creates a verifier for tokens of the given issuer and audience.
     pub fn new(issuer: &str, audience: &str, source: JwksSource) -> Self {
         // The allow-list has one entry, so HS256 tokens signed with the public key, RS256
         // tokens and `alg: none` are all refused before any key is used.

@@ -12,7 +12,7 @@ use utoipa_swagger_ui::SwaggerUi;
 #[allow(dead_code)]
 fn healthz() {}
 
-/// Readiness: every database of the process answers.
+/// Readiness: every database of the process responds.
 #[utoipa::path(get, path = "/readyz", tag = "operations",
     responses((status = 200, description = "Ready"),
               (status = 503, description = "A database is unreachable", body = trellis_problem::Problem)))]
@@ -33,7 +33,7 @@ fn metrics() {}
 )]
 struct OperationsApi;
 
-/// The merged document.
+/// Builds the merged document.
 pub fn document() -> Document {
     let mut document = OperationsApi::openapi();
     document.merge(trellis_auth::AuthApi::openapi());
@@ -41,7 +41,7 @@ pub fn document() -> Document {
     document
 }
 
-/// The document as pretty JSON with a trailing newline, as committed in openapi/trellis.json.
+/// Renders the document as pretty JSON with a trailing newline, as committed in openapi/trellis.json.
 pub fn document_json() -> String {
     let mut text = document()
         .to_pretty_json()

@@ -33,7 +33,7 @@ impl Running {
     }
 }
 
-/// Which routes a process serves.
+/// Set of routes a process serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
     /// Every service, in one process.
@@ -172,7 +172,7 @@ fn spawn_key_reload(state: web::Data<AuthState>, settings: &Settings) {
     });
 }
 
-/// What one process needs to serve its routes.
+/// Shared state one process needs to serve its routes.
 struct Parts {
     access: web::Data<Access>,
     auth: Option<(web::Data<AuthState>, web::Data<LocalDirectory>)>,
@@ -202,7 +202,7 @@ async fn assemble(settings: &Settings, role: Role) -> anyhow::Result<Parts> {
     }
 
     // A service in its own process verifies tokens with the auth service's public keys and
-    // asks it about API keys and memberships.
+    // looks up API keys and memberships through the auth service's internal API.
     let token = settings
         .service_token
         .as_ref()

@@ -94,8 +94,8 @@ pub async fn revoke(
     Ok(result.rows_affected)
 }
 
-/// Marks an open invite accepted; answers whether this call was the one that did, so a token
-/// is used at most once even under concurrent accepts.
+/// Marks an open invite accepted and returns whether this call was the one that did, so a
+/// token is used at most once even under concurrent accepts.
 pub async fn mark_accepted(
     db: &impl ConnectionTrait,
     workspace_id: Uuid,

@@ -34,7 +34,7 @@ pub async fn find(
         .await
 }
 
-/// The member's role, or `None` when the user is not a member.
+/// Returns the member's role, or `None` when the user is not a member.
 pub async fn role_of(
     db: &impl ConnectionTrait,
     workspace_id: Uuid,

@@ -35,7 +35,7 @@ pub async fn find_by_hash(
         .await
 }
 
-/// Marks a token used; answers whether this call was the one that did, so two concurrent
+/// Marks a token used and returns whether this call was the one that did, so two concurrent
 /// refreshes with one token cannot both succeed.
 pub async fn mark_used(db: &impl ConnectionTrait, token_id: Uuid) -> Result<bool, sea_orm::DbErr> {
     let result = refresh_token::Entity::update_many()

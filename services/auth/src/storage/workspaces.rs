@@ -61,7 +61,7 @@ pub async fn delete(db: &impl ConnectionTrait, workspace_id: Uuid) -> Result<(),
     Ok(())
 }
 
-/// The workspaces a user belongs to, with the user's role in each.
+/// Lists the workspaces a user belongs to, with the user's role in each.
 pub async fn list_for_user(
     db: &impl ConnectionTrait,
     user_id: Uuid,
