@@ -5,8 +5,7 @@ use std::time::Duration;
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
-use futures_util::StreamExt;
-use trellis_problem::{BodyLimit, Problem, DEFAULT_BODY_LIMIT};
+use trellis_problem::{read_limited, BodyLimit, Problem, DEFAULT_BODY_LIMIT};
 
 /// Headers that describe one connection and are never forwarded.
 const HOP_BY_HOP: [&str; 8] = [
@@ -90,7 +89,7 @@ pub fn upstream_for(path: &str) -> Option<Upstream> {
 /// Forwards a request to the owning service and streams its answer back.
 pub async fn forward(
     request: HttpRequest,
-    mut payload: web::Payload,
+    payload: web::Payload,
     upstreams: web::Data<Upstreams>,
 ) -> Result<HttpResponse, Problem> {
     let upstream = upstream_for(request.path()).ok_or_else(|| {
@@ -105,24 +104,7 @@ pub async fn forward(
         .map_or(DEFAULT_BODY_LIMIT, |l| l.0);
 
     // TODO: stream request bodies; they are buffered up to the body limit for now.
-    let mut body = web::BytesMut::new();
-    while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|_| {
-            Problem::new(
-                StatusCode::BAD_REQUEST,
-                "bad_body",
-                "The request body could not be read",
-            )
-        })?;
-        if body.len() + chunk.len() > limit {
-            return Err(Problem::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "payload_too_large",
-                format!("The request body is larger than the limit of {limit} bytes"),
-            ));
-        }
-        body.extend_from_slice(&chunk);
-    }
+    let body = read_limited(&mut payload.into_inner(), limit).await?;
 
     let query = request.query_string();
     let mut url = format!("{}{}", upstreams.base(upstream), request.path());
@@ -138,7 +120,7 @@ pub async fn forward(
                 "Unsupported method",
             )
         })?;
-    let mut outgoing = upstreams.client.request(method, &url).body(body.freeze());
+    let mut outgoing = upstreams.client.request(method, &url).body(body);
     for (name, value) in request.headers() {
         if !HOP_BY_HOP.contains(&name.as_str()) && name.as_str() != "host" {
             outgoing = outgoing.header(name.as_str(), value.as_bytes());

@@ -49,24 +49,30 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
                 ));
             }
 
-            let mut body = web::BytesMut::new();
-            while let Some(chunk) = payload.next().await {
-                let chunk = chunk.map_err(|_| {
-                    Problem::new(
-                        StatusCode::BAD_REQUEST,
-                        "bad_body",
-                        "The request body could not be read",
-                    )
-                })?;
-                if body.len() + chunk.len() > limit {
-                    return Err(too_large(limit));
-                }
-                body.extend_from_slice(&chunk);
-            }
+            let body = read_limited(&mut payload, limit).await?;
 
             parse_body(&body).map(Json)
         })
     }
+}
+
+/// Reads a whole request body, refusing it with 413 once it passes `limit` bytes.
+pub async fn read_limited(payload: &mut Payload, limit: usize) -> Result<web::Bytes, Problem> {
+    let mut body = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|_| {
+            Problem::new(
+                StatusCode::BAD_REQUEST,
+                "bad_body",
+                "The request body could not be read",
+            )
+        })?;
+        if body.len() + chunk.len() > limit {
+            return Err(too_large(limit));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
 }
 
 fn too_large(limit: usize) -> Problem {

@@ -12,7 +12,8 @@ use utoipa::ToSchema;
 mod json;
 
 pub use json::{
-    json_config, parse_body, path_config, query_config, BodyLimit, Json, DEFAULT_BODY_LIMIT,
+    json_config, parse_body, path_config, query_config, read_limited, BodyLimit, Json,
+    DEFAULT_BODY_LIMIT,
 };
 
 tokio::task_local! {
