@@ -21,7 +21,9 @@ async fn gateway_forwards_public_routes_to_auth() {
         ..Settings::default()
     };
     let listener = trellis::bind("127.0.0.1:0".parse().unwrap()).unwrap();
-    let gateway = trellis::server::start_gateway(settings, listener).unwrap();
+    let gateway = trellis::server::start_gateway(settings, listener)
+        .await
+        .unwrap();
     let base = format!("http://{}", gateway.address);
     let client = reqwest::Client::new();
 
@@ -68,6 +70,7 @@ async fn gateway_answers_502_when_upstream_is_down() {
         settings,
         trellis::bind("127.0.0.1:0".parse().unwrap()).unwrap(),
     )
+    .await
     .unwrap();
 
     let reply = reqwest::get(format!("http://{}/api/v1/me", gateway.address))

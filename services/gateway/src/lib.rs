@@ -1,10 +1,15 @@
 //! The API gateway: in distributed mode it forwards each public route to the service that owns
 //! it. In embedded mode every service is mounted in one app and no forwarding happens.
 
+mod limiter;
+mod rate_limit;
+
 use std::time::Duration;
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
+pub use limiter::{Decision, Limiter, Quota, Unavailable};
+pub use rate_limit::{rate_limit, RateLimits};
 use trellis_problem::{read_limited, BodyLimit, Problem, DEFAULT_BODY_LIMIT};
 
 /// Headers that describe one connection and are never forwarded.

@@ -120,7 +120,7 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
 
 async fn trellis_gateway_main(settings: Settings) -> anyhow::Result<()> {
     let listener = server::bind(settings.listen)?;
-    let running = server::start_gateway(settings, listener)?;
+    let running = server::start_gateway(settings, listener).await?;
     running
         .task
         .await

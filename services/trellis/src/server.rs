@@ -5,11 +5,13 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use actix_web::dev::ServerHandle;
+use actix_web::middleware::from_fn;
 use actix_web::{web, App, HttpResponse, HttpServer};
 use anyhow::Context;
 use sea_orm::DatabaseConnection;
 use trellis_auth::{AuthSettings, AuthState, LocalDirectory, ServiceToken};
 use trellis_config::Settings;
+use trellis_gateway::{Limiter, Quota, RateLimits};
 use trellis_problem::{BodyLimit, Problem};
 use trellis_telemetry::{configure_health, MetricsMiddleware, RequestIdMiddleware};
 use trellis_tokens::{Access, HttpDirectory, JwksSource, Verifier};
@@ -179,6 +181,30 @@ struct Parts {
     readiness: Readiness,
 }
 
+/// Builds the edge rate limits, shared through Redis when it is configured.
+async fn rate_limits(settings: &Settings) -> anyhow::Result<RateLimits> {
+    let limiter = match &settings.redis_url {
+        Some(url) => {
+            let client = redis::Client::open(url.expose())
+                .context("key `redis_url` is not a valid Redis URL")?;
+            let config = redis::aio::ConnectionManagerConfig::new()
+                .set_connection_timeout(Duration::from_secs(2))
+                .set_response_timeout(Duration::from_millis(500));
+            let connection = redis::aio::ConnectionManager::new_with_config(client, config)
+                .await
+                .context("connecting to Redis at `redis_url`")?;
+            Limiter::redis(connection, &settings.redis_prefix)
+        }
+        None => Limiter::in_memory(),
+    };
+    Ok(RateLimits {
+        limiter,
+        auth: Quota::per_minute(settings.rate_limit_auth_per_minute),
+        workspace: Quota::per_minute(settings.rate_limit_workspace_per_minute),
+        api_key: Quota::per_minute(settings.rate_limit_api_key_per_minute),
+    })
+}
+
 async fn assemble(settings: &Settings, role: Role) -> anyhow::Result<Parts> {
     let issuer = &settings.token_issuer;
     let audience = &settings.token_audience;
@@ -242,6 +268,11 @@ pub async fn start(
     ));
     let document = openapi::document();
     let readiness = web::Data::new(parts.readiness);
+    // Behind a gateway the gateway limits; only the all-in-one process limits on its own.
+    let limits = match role {
+        Role::Embedded => Some(web::Data::new(rate_limits(&settings).await?)),
+        _ => None,
+    };
 
     let server = HttpServer::new(move || {
         let mut app = App::new()
@@ -254,6 +285,9 @@ pub async fn start(
             .app_data(service_token.clone())
             .configure(configure_health)
             .route("/readyz", web::get().to(readyz));
+        if let Some(limits) = &limits {
+            app = app.app_data(limits.clone());
+        }
         if let Some((state, directory)) = &parts.auth {
             app = app
                 .app_data(state.clone())
@@ -262,6 +296,7 @@ pub async fn start(
         }
         app.configure(|config| openapi::configure(config, document.clone()))
             .default_service(web::to(not_found))
+            .wrap(from_fn(trellis_gateway::rate_limit))
             .wrap(security_headers())
             .wrap(MetricsMiddleware)
             .wrap(RequestIdMiddleware)
@@ -297,8 +332,31 @@ pub fn bind(address: SocketAddr) -> anyhow::Result<TcpListener> {
 }
 
 /// Starts the gateway, which forwards public routes to the services' own processes.
-pub fn start_gateway(settings: Settings, listener: TcpListener) -> anyhow::Result<Running> {
+pub async fn start_gateway(settings: Settings, listener: TcpListener) -> anyhow::Result<Running> {
     let address = listener.local_addr()?;
+    let limits = web::Data::new(rate_limits(&settings).await?);
+    // The gateway verifies access tokens with auth's public keys, to count verified callers
+    // against their workspace's rate limit.
+    let auth_url = settings.auth_url.trim_end_matches('/');
+    let source = JwksSource::Remote {
+        url: format!("{auth_url}/.well-known/jwks.json"),
+        client: reqwest::Client::new(),
+    };
+    let verifier = Arc::new(Verifier::new(
+        &settings.token_issuer,
+        &settings.token_audience,
+        source,
+    ));
+    let token = settings
+        .service_token
+        .as_ref()
+        .map(|t| t.expose().to_string())
+        .unwrap_or_default();
+    let directory = Arc::new(HttpDirectory::new(auth_url, &token));
+    let access = web::Data::new(Access {
+        verifier,
+        directory,
+    });
     let limit = settings.max_body_bytes;
     let upstreams = web::Data::new(trellis_gateway::Upstreams::new(
         &settings.auth_url,
@@ -312,6 +370,8 @@ pub fn start_gateway(settings: Settings, listener: TcpListener) -> anyhow::Resul
         App::new()
             .app_data(BodyLimit(limit))
             .app_data(upstreams.clone())
+            .app_data(limits.clone())
+            .app_data(access.clone())
             .configure(configure_health)
             .route(
                 "/readyz",
@@ -321,6 +381,7 @@ pub fn start_gateway(settings: Settings, listener: TcpListener) -> anyhow::Resul
             )
             .configure(|config| openapi::configure(config, document.clone()))
             .default_service(web::to(trellis_gateway::forward))
+            .wrap(from_fn(trellis_gateway::rate_limit))
             .wrap(security_headers())
             .wrap(MetricsMiddleware)
             .wrap(RequestIdMiddleware)
