@@ -15,8 +15,12 @@ fn header(reply: &trellis_tests::Reply, name: &str) -> u64 {
 async fn auth_routes_limit_per_address(server: &TestServer) {
     let body = json!({"email": "nobody@example.com", "password": "whatever-password"});
 
-    let first = server.post("/api/v1/auth/refresh", None, json!({"refresh_token": "x"})).await;
-    let second = server.post("/api/v1/auth/refresh", None, json!({"refresh_token": "x"})).await;
+    let first = server
+        .post("/api/v1/auth/refresh", None, json!({"refresh_token": "x"}))
+        .await;
+    let second = server
+        .post("/api/v1/auth/refresh", None, json!({"refresh_token": "x"}))
+        .await;
     let third = server.post("/api/v1/auth/login", None, body.clone()).await;
     let fourth = server.post("/api/v1/auth/login", None, body).await;
 
@@ -59,7 +63,11 @@ async fn workspace_and_api_key_limits_apply() {
     let workspace = server.workspace(&owner, "w").await;
     let members = format!("/api/v1/workspaces/{workspace}/members");
     let created = server
-        .post(&format!("/api/v1/workspaces/{workspace}/api-keys"), Some(&owner.access), json!({"name": "k", "role": "viewer"}))
+        .post(
+            &format!("/api/v1/workspaces/{workspace}/api-keys"),
+            Some(&owner.access),
+            json!({"name": "k", "role": "viewer"}),
+        )
         .await;
     let key = created.json()["key"].as_str().unwrap().to_string();
 
@@ -93,7 +101,16 @@ struct PrivateRedis {
 impl PrivateRedis {
     fn start(port: u16) -> PrivateRedis {
         let child = Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
             .stdout(Stdio::null())
             .spawn()
             .expect("redis-server is installed");
@@ -124,10 +141,17 @@ impl Drop for PrivateRedis {
 
 #[tokio::test]
 async fn redis_outage_keeps_tenant_routes_and_closes_sign_in() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let mut redis = PrivateRedis::start(port);
     redis.wait_ready().await;
-    let server = TestServer::start_with(|s| s.redis_url = Some(Secret::new(format!("redis://127.0.0.1:{port}")))).await;
+    let server = TestServer::start_with(|s| {
+        s.redis_url = Some(Secret::new(format!("redis://127.0.0.1:{port}")))
+    })
+    .await;
     let owner = server.signup("owner").await;
     let workspace = server.workspace(&owner, "w").await;
     let members = format!("/api/v1/workspaces/{workspace}/members");
@@ -135,14 +159,34 @@ async fn redis_outage_keeps_tenant_routes_and_closes_sign_in() {
     redis.stop();
     let tenant = server.get(&members, &owner.access).await;
     let login = server
-        .post("/api/v1/auth/login", None, json!({"email": owner.email, "password": PASSWORD}))
+        .post(
+            "/api/v1/auth/login",
+            None,
+            json!({"email": owner.email, "password": PASSWORD}),
+        )
         .await;
 
     assert_eq!(tenant.status, StatusCode::OK, "{}", tenant.text);
     assert!(tenant.headers.contains_key("ratelimit-remaining"));
-    assert_eq!(login.status, StatusCode::SERVICE_UNAVAILABLE, "{}", login.text);
-    let metrics = server.client.get(server.url("/metrics")).send().await.unwrap().text().await.unwrap();
-    assert!(metrics.contains("rate_limit_local_fallback_total"), "{metrics}");
+    assert_eq!(
+        login.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{}",
+        login.text
+    );
+    let metrics = server
+        .client
+        .get(server.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("rate_limit_local_fallback_total"),
+        "{metrics}"
+    );
 
     // Recovery needs no restart: the connection comes back with Redis.
     let redis = PrivateRedis::start(port);
@@ -150,7 +194,11 @@ async fn redis_outage_keeps_tenant_routes_and_closes_sign_in() {
     let mut recovered = StatusCode::SERVICE_UNAVAILABLE;
     for _ in 0..30 {
         let login = server
-            .post("/api/v1/auth/login", None, json!({"email": owner.email, "password": PASSWORD}))
+            .post(
+                "/api/v1/auth/login",
+                None,
+                json!({"email": owner.email, "password": PASSWORD}),
+            )
             .await;
         recovered = login.status;
         if recovered == StatusCode::OK {
