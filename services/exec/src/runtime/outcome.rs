@@ -119,11 +119,15 @@ fn limit_message(limit: Limit) -> &'static str {
     }
 }
 
-/// The panic message a Rust guest wrote to stderr, or a generic message.
+/// The panic message a Rust guest wrote to stderr, or a generic message. Rust prints
+/// `thread '…' panicked at FILE:LINE:COLUMN:` and the message on the next line.
 fn panic_message(stderr: &str) -> String {
-    let line = stderr.lines().find(|line| line.contains("panicked"));
-    match line {
-        Some(line) => line.chars().take(500).collect(),
-        None => "the connector aborted (panic or `unreachable`)".into(),
-    }
+    let mut lines = stderr.lines();
+    let Some(header) = lines.find(|line| line.contains("panicked at")) else {
+        return "the connector aborted (panic or `unreachable`)".into();
+    };
+    let location = header.split_once("panicked at").map_or(header, |(_, rest)| rest).trim();
+    let message = lines.next().unwrap_or_default().trim();
+    let text = format!("panicked at {location} {message}");
+    text.chars().take(500).collect()
 }
