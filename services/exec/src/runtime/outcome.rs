@@ -126,7 +126,10 @@ fn panic_message(stderr: &str) -> String {
     let Some(header) = lines.find(|line| line.contains("panicked at")) else {
         return "the connector aborted (panic or `unreachable`)".into();
     };
-    let location = header.split_once("panicked at").map_or(header, |(_, rest)| rest).trim();
+    let location = header
+        .split_once("panicked at")
+        .map_or(header, |(_, rest)| rest)
+        .trim();
     let message = lines.next().unwrap_or_default().trim();
     let text = format!("panicked at {location} {message}");
     text.chars().take(500).collect()
