@@ -2,9 +2,14 @@
 
 use sea_orm_migration::prelude::*;
 
-/// The exec service's migrations, oldest first.
-pub fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-    vec![Box::new(CreatePlugins)]
+/// Migrations of the exec service, applied in order.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(CreatePlugins)]
+    }
 }
 
 #[derive(DeriveIden)]

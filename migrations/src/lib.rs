@@ -1,17 +1,20 @@
-//! Database migrations, one module per service schema.
+//! Database migrations, one set per service. On PostgreSQL each service's tables live in a
+//! schema of the service's name; on SQLite each service has its own database file.
 
-use sea_orm_migration::prelude::*;
-
+pub mod auth;
 pub mod exec;
 
-/// Every service's migrations.
-pub struct Migrator;
+use sea_orm_migration::sea_orm::{ConnectionTrait, DatabaseBackend, DatabaseConnection};
 
-#[async_trait::async_trait]
-impl MigratorTrait for Migrator {
-    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        let mut migrations = Vec::new();
-        migrations.extend(exec::migrations());
-        migrations
+/// Creates the service's schema on PostgreSQL when it is missing; SQLite needs nothing.
+pub async fn ensure_schema(db: &DatabaseConnection, schema: &str) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        schema.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'),
+        "schema names are lowercase letters and underscores"
+    );
+    if db.get_database_backend() == DatabaseBackend::Postgres {
+        db.execute_unprepared(&format!("CREATE SCHEMA IF NOT EXISTS {schema}"))
+            .await?;
     }
+    Ok(())
 }

@@ -145,7 +145,7 @@ async fn start() -> (TestApp, People) {
         data.path().join("exec.sqlite").display()
     );
     let db = Database::connect(url).await.unwrap();
-    trellis_migrations::Migrator::up(&db, None).await.unwrap();
+    trellis_migrations::exec::Migrator::up(&db, None).await.unwrap();
     let state = web::Data::new(ExecState::new(db, ExecSettings::default()).await.unwrap());
 
     let server = HttpServer::new(move || {

@@ -31,7 +31,11 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
     fn from_request(request: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let limit = request
             .app_data::<BodyLimit>()
-            .or_else(|| request.app_data::<web::Data<BodyLimit>>().map(|d| d.get_ref()))
+            .or_else(|| {
+                request
+                    .app_data::<web::Data<BodyLimit>>()
+                    .map(|d| d.get_ref())
+            })
             .map_or(DEFAULT_BODY_LIMIT, |l| l.0);
         let content_type_ok = is_json_content_type(request);
         let mut payload = payload.take();
@@ -45,20 +49,30 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
                 ));
             }
 
-            let mut body = web::BytesMut::new();
-            while let Some(chunk) = payload.next().await {
-                let chunk = chunk.map_err(|_| {
-                    Problem::new(StatusCode::BAD_REQUEST, "bad_body", "The request body could not be read")
-                })?;
-                if body.len() + chunk.len() > limit {
-                    return Err(too_large(limit));
-                }
-                body.extend_from_slice(&chunk);
-            }
+            let body = read_limited(&mut payload, limit).await?;
 
             parse_body(&body).map(Json)
         })
     }
+}
+
+/// Reads a whole request body, refusing it with 413 once it passes `limit` bytes.
+pub async fn read_limited(payload: &mut Payload, limit: usize) -> Result<web::Bytes, Problem> {
+    let mut body = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|_| {
+            Problem::new(
+                StatusCode::BAD_REQUEST,
+                "bad_body",
+                "The request body could not be read",
+            )
+        })?;
+        if body.len() + chunk.len() > limit {
+            return Err(too_large(limit));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
 }
 
 fn too_large(limit: usize) -> Problem {
@@ -76,7 +90,12 @@ fn is_json_content_type(request: &HttpRequest) -> bool {
     let Ok(value) = value.to_str() else {
         return false;
     };
-    let essence = value.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let essence = value
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
     essence == "application/json" || essence.ends_with("+json")
 }
 
@@ -119,8 +138,15 @@ fn describe(error: &serde_path_to_error::Error<serde_json::Error>) -> Problem {
         path.clear();
     }
     // serde reports a missing field at the level of its parent object, so add its name.
-    if let Some(name) = message.strip_prefix("missing field `").and_then(|r| r.strip_suffix('`')) {
-        path = if path.is_empty() { name.to_string() } else { format!("{path}.{name}") };
+    if let Some(name) = message
+        .strip_prefix("missing field `")
+        .and_then(|r| r.strip_suffix('`'))
+    {
+        path = if path.is_empty() {
+            name.to_string()
+        } else {
+            format!("{path}.{name}")
+        };
     }
     if path.is_empty() {
         return Problem::new(
@@ -139,8 +165,8 @@ fn strip_position(message: &str) -> String {
     }
 }
 
-/// Path extractor settings: a path segment that does not parse, such as a malformed id,
-/// answers 404 as an unknown id would.
+/// Builds path extractor settings: a path segment that does not parse, such as a malformed
+/// id, gets 404 as an unknown id would.
 pub fn path_config() -> web::PathConfig {
     web::PathConfig::default().error_handler(|_, _| Problem::not_found("The resource").into())
 }
@@ -159,21 +185,22 @@ pub fn query_config() -> web::QueryConfig {
 
 /// Settings for actix's own JSON extractor, for routes that use it: errors become problems.
 pub fn json_config(limit: usize) -> web::JsonConfig {
-    web::JsonConfig::default().limit(limit).error_handler(move |error, _| {
-        use actix_web::error::JsonPayloadError;
-        let problem = match &error {
-            JsonPayloadError::OverflowKnownLength { .. } | JsonPayloadError::Overflow { .. } => {
-                too_large(limit)
-            }
-            JsonPayloadError::ContentType => Problem::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported_media_type",
-                "The request body must be JSON; send `Content-Type: application/json`",
-            ),
-            other => Problem::new(StatusCode::BAD_REQUEST, "malformed_json", other.to_string()),
-        };
-        problem.into()
-    })
+    web::JsonConfig::default()
+        .limit(limit)
+        .error_handler(move |error, _| {
+            use actix_web::error::JsonPayloadError;
+            let problem = match &error {
+                JsonPayloadError::OverflowKnownLength { .. }
+                | JsonPayloadError::Overflow { .. } => too_large(limit),
+                JsonPayloadError::ContentType => Problem::new(
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    "unsupported_media_type",
+                    "The request body must be JSON; send `Content-Type: application/json`",
+                ),
+                other => Problem::new(StatusCode::BAD_REQUEST, "malformed_json", other.to_string()),
+            };
+            problem.into()
+        })
 }
 
 #[cfg(test)]

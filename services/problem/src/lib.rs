@@ -11,8 +11,10 @@ use utoipa::ToSchema;
 
 mod json;
 
-pub use json::{json_config, parse_body, path_config, query_config, BodyLimit, Json, DEFAULT_BODY_LIMIT};
-
+pub use json::{
+    json_config, parse_body, path_config, query_config, read_limited, BodyLimit, Json,
+    DEFAULT_BODY_LIMIT,
+};
 
 tokio::task_local! {
     /// Request id of the request being served on this task.
@@ -32,7 +34,7 @@ pub struct Problem {
     pub title: String,
     /// HTTP status code.
     pub status: u16,
-    /// What went wrong on this request and what to do about it.
+    /// Explanation of this occurrence and what to do about it.
     pub detail: String,
     /// Stable error code, for example `validation_failed` or `not_found`.
     pub code: String,
@@ -75,17 +77,21 @@ impl Problem {
         self
     }
 
-    /// A 400 naming the field and what is wrong with it.
+    /// Builds a 400 naming the field and what is wrong with it.
     pub fn validation(field: &str, detail: impl Into<String>) -> Self {
         Problem::new(StatusCode::BAD_REQUEST, "validation_failed", detail).with_field(field)
     }
 
-    /// A 404 for a resource that does not exist or that the caller may not know about.
+    /// Builds a 404 for a resource that does not exist or that the caller may not know about.
     pub fn not_found(what: &str) -> Self {
-        Problem::new(StatusCode::NOT_FOUND, "not_found", format!("{what} was not found"))
+        Problem::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("{what} was not found"),
+        )
     }
 
-    /// A 500 whose detail hides the cause; the cause goes to the log.
+    /// Builds a 500 whose detail hides the cause, which goes to the log instead.
     pub fn internal() -> Self {
         Problem::new(
             StatusCode::INTERNAL_SERVER_ERROR,

@@ -1,4 +1,4 @@
-//! Who is calling, and what they may do in a workspace.
+//! Caller identity and the caller's role in a workspace.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use crate::Verifier;
 
-/// Every API key starts with this, so a bearer token is told apart from a JWT at a glance.
+/// Prefix of every API key, so a bearer token is distinguished from a JWT at a glance.
 pub const API_KEY_PREFIX: &str = "trk_";
 
 /// A member's role in a workspace, lowest first.
@@ -29,7 +29,7 @@ pub enum Role {
 }
 
 impl Role {
-    /// The role's name as stored and sent.
+    /// Returns the role's name as stored and sent.
     pub fn as_str(self) -> &'static str {
         match self {
             Role::Viewer => "viewer",
@@ -51,7 +51,7 @@ impl Role {
     }
 }
 
-/// What an API key stands for.
+/// Identity behind an API key.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ApiKeyIdentity {
     pub key_id: Uuid,
@@ -67,7 +67,7 @@ pub enum Principal {
     ApiKey(ApiKeyIdentity),
 }
 
-/// Why a caller may not go on.
+/// Reason a caller is denied.
 #[derive(Debug, thiserror::Error)]
 pub enum AccessError {
     #[error("authentication is required")]
@@ -81,7 +81,7 @@ pub enum AccessError {
 }
 
 impl AccessError {
-    /// The problem document this error answers with.
+    /// Converts the error to its problem document.
     pub fn to_problem(&self) -> Problem {
         match self {
             AccessError::Unauthenticated(detail) => {
@@ -106,14 +106,15 @@ impl AccessError {
     }
 }
 
-/// The auth service's answers about API keys and memberships.
+/// Lookups of API keys and memberships, served by the auth service.
 #[async_trait::async_trait]
 pub trait Directory: Send + Sync {
     /// Resolves an API key to its identity, or `None` when it is unknown or revoked.
     async fn api_key(&self, key: &str) -> Result<Option<ApiKeyIdentity>, AccessError>;
 
-    /// The user's role in the workspace, or `None` when they are not a member.
-    async fn role_of(&self, workspace_id: Uuid, user_id: Uuid) -> Result<Option<Role>, AccessError>;
+    /// Returns the user's role in the workspace, or `None` when they are not a member.
+    async fn role_of(&self, workspace_id: Uuid, user_id: Uuid)
+        -> Result<Option<Role>, AccessError>;
 }
 
 /// What the [`Caller`] extractor needs, registered as app data.
@@ -131,7 +132,7 @@ pub struct Caller {
 }
 
 impl Caller {
-    /// The user id, when the caller is a signed-in user rather than an API key.
+    /// Returns the user id, when the caller is a signed-in user rather than an API key.
     pub fn user_id(&self) -> Option<Uuid> {
         match &self.principal {
             Principal::User { user_id } => Some(*user_id),
@@ -139,7 +140,7 @@ impl Caller {
         }
     }
 
-    /// The caller's role in the workspace, or [`AccessError::NotFound`] when the caller is
+    /// Returns the caller's role in the workspace, or [`AccessError::NotFound`] when the caller is
     /// not a member, so workspace ids cannot be probed.
     pub async fn role_in(&self, workspace_id: Uuid) -> Result<Role, AccessError> {
         match &self.principal {
@@ -153,7 +154,7 @@ impl Caller {
         }
     }
 
-    /// The caller's role in the workspace when it is at least `need`.
+    /// Returns the caller's role in the workspace when it is at least `need`.
     pub async fn require(&self, workspace_id: Uuid, need: Role) -> Result<Role, AccessError> {
         let have = self.role_in(workspace_id).await?;
         if have < need {
@@ -174,8 +175,13 @@ impl FromRequest for Caller {
         Box::pin(async move {
             let access = access.ok_or_else(Problem::internal)?;
             let token = bearer.map_err(|e| e.to_problem())?;
-            let principal = authenticate(&access, &token).await.map_err(|e| e.to_problem())?;
-            Ok(Caller { principal, directory: access.directory.clone() })
+            let principal = authenticate(&access, &token)
+                .await
+                .map_err(|e| e.to_problem())?;
+            Ok(Caller {
+                principal,
+                directory: access.directory.clone(),
+            })
         })
     }
 }
@@ -184,15 +190,17 @@ impl FromRequest for Caller {
 pub async fn authenticate(access: &Access, token: &str) -> Result<Principal, AccessError> {
     if token.starts_with(API_KEY_PREFIX) {
         let identity = access.directory.api_key(token).await?;
-        return identity
-            .map(Principal::ApiKey)
-            .ok_or_else(|| AccessError::Unauthenticated("The API key is unknown or revoked".into()));
+        return identity.map(Principal::ApiKey).ok_or_else(|| {
+            AccessError::Unauthenticated("The API key is unknown or revoked".into())
+        });
     }
 
     match access.verifier.verify(token).await {
-        Ok(claims) => Ok(Principal::User { user_id: claims.sub }),
+        Ok(claims) => Ok(Principal::User {
+            user_id: claims.sub,
+        }),
         Err(error) => Err(AccessError::Unauthenticated(format!(
-            "The access token was refused: {error}"
+            "The access token is invalid: {error}"
         ))),
     }
 }
@@ -204,7 +212,10 @@ pub fn bearer_token(request: &HttpRequest) -> Result<String, AccessError> {
             "Send an access token or API key as `Authorization: Bearer <token>`".into(),
         )
     };
-    let value = request.headers().get(header::AUTHORIZATION).ok_or_else(missing)?;
+    let value = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .ok_or_else(missing)?;
     let value = value.to_str().map_err(|_| missing())?;
     let (scheme, token) = value.split_once(' ').ok_or_else(missing)?;
     if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {

@@ -25,7 +25,9 @@ pub struct SigningKey {
 
 impl std::fmt::Debug for SigningKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SigningKey").field("kid", &self.kid).finish_non_exhaustive()
+        f.debug_struct("SigningKey")
+            .field("kid", &self.kid)
+            .finish_non_exhaustive()
     }
 }
 
@@ -43,15 +45,26 @@ impl SigningKey {
 
     /// Reads a key from a PKCS#8 PEM document, as production deployments supply it.
     pub fn from_pem(pem: &str, kid: &str) -> anyhow::Result<Self> {
-        let body: String = pem.lines().filter(|line| !line.starts_with("-----")).collect();
-        let der = STANDARD.decode(body.trim()).context("the signing key PEM is not base64")?;
+        let body: String = pem
+            .lines()
+            .filter(|line| !line.starts_with("-----"))
+            .collect();
+        let der = STANDARD
+            .decode(body.trim())
+            .context("the signing key PEM is not base64")?;
         Ed25519KeyPair::from_pkcs8_maybe_unchecked(&der)
             .map_err(|_| anyhow::anyhow!("the signing key is not an Ed25519 PKCS#8 key"))?;
-        Ok(SigningKey { kid: kid.to_string(), created_at: Utc::now(), pkcs8: STANDARD.encode(der) })
+        Ok(SigningKey {
+            kid: kid.to_string(),
+            created_at: Utc::now(),
+            pkcs8: STANDARD.encode(der),
+        })
     }
 
     fn der(&self) -> anyhow::Result<Vec<u8>> {
-        STANDARD.decode(&self.pkcs8).context("a stored signing key is not base64")
+        STANDARD
+            .decode(&self.pkcs8)
+            .context("a stored signing key is not base64")
     }
 
     /// Raw 32-byte public key.
@@ -61,7 +74,7 @@ impl SigningKey {
         Ok(pair.public_key().as_ref().to_vec())
     }
 
-    /// The public key as a JSON Web Key.
+    /// Returns the public key as a JSON Web Key.
     pub fn jwk(&self) -> anyhow::Result<Jwk> {
         Ok(Jwk {
             kty: "OKP".into(),
@@ -99,14 +112,19 @@ pub struct KeyRing {
 }
 
 impl KeyRing {
-    /// A ring holding one new key.
+    /// Creates a ring with one new key.
     pub fn generate() -> anyhow::Result<Self> {
-        Ok(KeyRing { keys: vec![SigningKey::generate()?] })
+        Ok(KeyRing {
+            keys: vec![SigningKey::generate()?],
+        })
     }
 
-    /// A ring from keys, oldest first.
+    /// Creates a ring from keys, oldest first.
     pub fn from_keys(keys: Vec<SigningKey>) -> anyhow::Result<Self> {
-        anyhow::ensure!(!keys.is_empty(), "a key ring needs at least one signing key");
+        anyhow::ensure!(
+            !keys.is_empty(),
+            "a key ring needs at least one signing key"
+        );
         for key in &keys {
             key.public_key()?;
         }
@@ -149,19 +167,23 @@ impl KeyRing {
         Ok(self.current())
     }
 
-    /// The key that signs new tokens.
+    /// Returns the key that signs new tokens.
     pub fn current(&self) -> &SigningKey {
         self.keys.last().expect("a key ring is never empty")
     }
 
-    /// Every key, oldest first.
+    /// Returns every key, oldest first.
     pub fn keys(&self) -> &[SigningKey] {
         &self.keys
     }
 
-    /// The public keys as JWKS.
+    /// Returns the public keys as JWKS.
     pub fn jwks(&self) -> anyhow::Result<Jwks> {
-        let keys = self.keys.iter().map(SigningKey::jwk).collect::<anyhow::Result<_>>()?;
+        let keys = self
+            .keys
+            .iter()
+            .map(SigningKey::jwk)
+            .collect::<anyhow::Result<_>>()?;
         Ok(Jwks { keys })
     }
 
@@ -185,7 +207,10 @@ pub fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
         use std::os::unix::fs::OpenOptionsExt;
         options.mode(0o600);
     }
-    let mut file = options.open(path).with_context(|| format!("creating {}", path.display()))?;
-    file.write_all(bytes).with_context(|| format!("writing {}", path.display()))?;
+    let mut file = options
+        .open(path)
+        .with_context(|| format!("creating {}", path.display()))?;
+    file.write_all(bytes)
+        .with_context(|| format!("writing {}", path.display()))?;
     Ok(())
 }

@@ -17,3 +17,6 @@ pub use access::{
 pub use claims::Claims;
 pub use keyring::{write_private, Jwk, Jwks, KeyRing, SigningKey};
 pub use verifier::{JwksSource, TokenError, Verifier};
+mod remote;
+
+pub use remote::{ApiKeyLookup, HttpDirectory, RoleAnswer, SERVICE_TOKEN_HEADER};

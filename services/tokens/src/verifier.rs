@@ -12,7 +12,7 @@ use crate::{Claims, Jwks};
 /// Shortest time between two JWKS fetches triggered by unknown key ids.
 const REFRESH_INTERVAL: Duration = Duration::from_secs(10);
 
-/// Why a token was refused.
+/// Reason a token was rejected.
 #[derive(Debug, thiserror::Error)]
 pub enum TokenError {
     #[error("the token is malformed")]
@@ -25,12 +25,15 @@ pub enum TokenError {
     Invalid(String),
 }
 
-/// Where the verifier gets public keys from.
+/// Source of the verifier's public keys.
 pub enum JwksSource {
-    /// Keys are pushed with [`Verifier::set_keys`] by the process that holds the key ring.
+    /// Keys are pushed with [`Verifier::set_keys`] by the process that owns the key ring.
     Local,
     /// Keys are fetched from a JWKS URL, again whenever a token names an unknown key.
-    Remote { url: String, client: reqwest::Client },
+    Remote {
+        url: String,
+        client: reqwest::Client,
+    },
 }
 
 /// Checks signature, algorithm, `kid`, `iss`, `aud`, `exp` and `nbf` of access tokens.
@@ -42,7 +45,7 @@ pub struct Verifier {
 }
 
 impl Verifier {
-    /// A verifier for tokens of the given issuer and audience.
+    /// Creates a verifier for tokens of the given issuer and audience.
     pub fn new(issuer: &str, audience: &str, source: JwksSource) -> Self {
         // The allow-list has one entry, so HS256 tokens signed with the public key, RS256
         // tokens and `alg: none` are all refused before any key is used.
@@ -72,7 +75,9 @@ impl Verifier {
                 Ok(key) => {
                     keys.insert(jwk.kid.clone(), key);
                 }
-                Err(error) => tracing::warn!(kid = %jwk.kid, %error, "skipping an invalid JWKS key"),
+                Err(error) => {
+                    tracing::warn!(kid = %jwk.kid, %error, "skipping an invalid JWKS key")
+                }
             }
         }
         *self.keys.write().expect("verifier key lock poisoned") = keys;
@@ -97,11 +102,18 @@ impl Verifier {
     }
 
     fn knows(&self, kid: &str) -> bool {
-        self.keys.read().expect("verifier key lock poisoned").contains_key(kid)
+        self.keys
+            .read()
+            .expect("verifier key lock poisoned")
+            .contains_key(kid)
     }
 
     fn key(&self, kid: &str) -> Option<DecodingKey> {
-        self.keys.read().expect("verifier key lock poisoned").get(kid).cloned()
+        self.keys
+            .read()
+            .expect("verifier key lock poisoned")
+            .get(kid)
+            .cloned()
     }
 
     /// Fetches the JWKS again, at most once per [`REFRESH_INTERVAL`].

@@ -1,0 +1,72 @@
+//! The auth service's answers to other services: API-key lookups and member roles.
+
+use std::time::Duration;
+
+use chrono::Utc;
+use sea_orm::DatabaseConnection;
+use trellis_tokens::{AccessError, ApiKeyIdentity, Directory, Role};
+use uuid::Uuid;
+
+use crate::secrets;
+use crate::storage::{api_keys, members};
+
+/// How stale an API key's `last_used_at` may get before a use rewrites it.
+const LAST_USED_GRANULARITY: Duration = Duration::from_secs(60);
+
+/// The directory backed by the auth database, for services in the same process.
+#[derive(Clone)]
+pub struct LocalDirectory {
+    pub db: DatabaseConnection,
+}
+
+fn unavailable(error: sea_orm::DbErr) -> AccessError {
+    tracing::error!(%error, "directory lookup failed");
+    AccessError::Unavailable("database".into())
+}
+
+#[async_trait::async_trait]
+impl Directory for LocalDirectory {
+    async fn api_key(&self, key: &str) -> Result<Option<ApiKeyIdentity>, AccessError> {
+        let hash = secrets::hash(key);
+        let Some(row) = api_keys::find_active_by_hash(&self.db, &hash)
+            .await
+            .map_err(unavailable)?
+        else {
+            return Ok(None);
+        };
+
+        // A key never outranks its creator: it is capped by the creator's current role and
+        // stops working when the creator leaves the workspace.
+        let creator = members::role_of(&self.db, row.workspace_id, row.created_by)
+            .await
+            .map_err(unavailable)?;
+        let (Some(creator), Some(own)) = (creator, Role::parse(&row.role)) else {
+            return Ok(None);
+        };
+
+        let stale = row.last_used_at.is_none_or(|at| {
+            (Utc::now() - at).to_std().unwrap_or_default() > LAST_USED_GRANULARITY
+        });
+        if stale {
+            api_keys::touch(&self.db, row.workspace_id, row.id)
+                .await
+                .map_err(unavailable)?;
+        }
+
+        Ok(Some(ApiKeyIdentity {
+            key_id: row.id,
+            workspace_id: row.workspace_id,
+            role: own.min(creator),
+        }))
+    }
+
+    async fn role_of(
+        &self,
+        workspace_id: Uuid,
+        user_id: Uuid,
+    ) -> Result<Option<Role>, AccessError> {
+        members::role_of(&self.db, workspace_id, user_id)
+            .await
+            .map_err(unavailable)
+    }
+}

@@ -1,0 +1,341 @@
+//! Builds and starts the HTTP servers: all services in one process, or one per process.
+
+use std::net::{SocketAddr, TcpListener};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use actix_web::dev::ServerHandle;
+use actix_web::{web, App, HttpResponse, HttpServer};
+use anyhow::Context;
+use sea_orm::DatabaseConnection;
+use trellis_auth::{AuthSettings, AuthState, LocalDirectory, ServiceToken};
+use trellis_config::Settings;
+use trellis_problem::{BodyLimit, Problem};
+use trellis_telemetry::{configure_health, MetricsMiddleware, RequestIdMiddleware};
+use trellis_tokens::{Access, HttpDirectory, JwksSource, Verifier};
+
+use crate::database::{self, Databases};
+use crate::{keys, openapi};
+
+/// A started server.
+pub struct Running {
+    /// The address it listens on (useful when it was asked for port 0).
+    pub address: SocketAddr,
+    pub handle: ServerHandle,
+    pub task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Running {
+    /// Stops accepting, lets in-flight requests finish, and waits for the server to end.
+    pub async fn stop(self) {
+        self.handle.stop(true).await;
+        let _ = self.task.await;
+    }
+}
+
+/// Set of routes a process serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// Every service, in one process.
+    Embedded,
+    Auth,
+    Apps,
+    Exec,
+}
+
+/// Databases the process checks on `/readyz`.
+#[derive(Clone)]
+struct Readiness(Vec<DatabaseConnection>);
+
+async fn readyz(readiness: web::Data<Readiness>) -> HttpResponse {
+    for db in &readiness.0 {
+        if let Err(error) = db.ping().await {
+            tracing::warn!(%error, "readiness check failed: database unreachable");
+            return Problem::new(
+                actix_web::http::StatusCode::SERVICE_UNAVAILABLE,
+                "not_ready",
+                "The database is unreachable",
+            )
+            .into_response();
+        }
+    }
+    HttpResponse::Ok().json(serde_json::json!({"status": "ready"}))
+}
+
+trait IntoResponse {
+    fn into_response(self) -> HttpResponse;
+}
+
+impl IntoResponse for Problem {
+    fn into_response(self) -> HttpResponse {
+        actix_web::ResponseError::error_response(&self)
+    }
+}
+
+async fn not_found() -> HttpResponse {
+    Problem::new(
+        actix_web::http::StatusCode::NOT_FOUND,
+        "not_found",
+        "No route matches this method and path; see /docs for the API reference",
+    )
+    .into_response()
+}
+
+/// Builds the auth state from settings, keys and its database.
+async fn auth_state(
+    settings: &Settings,
+    db: DatabaseConnection,
+    verifier: Arc<Verifier>,
+) -> anyhow::Result<AuthState> {
+    let ring = keys::signing_keys(settings)?;
+    let hasher = trellis_auth::passwords::Hasher::new(
+        settings.argon2_memory_kib,
+        settings.argon2_iterations,
+        settings.argon2_parallelism,
+    )?;
+    let window = Duration::from_secs(settings.login_window_seconds);
+    let limit = settings.login_max_failures;
+    let throttle = match &settings.redis_url {
+        Some(url) => {
+            let client = redis::Client::open(url.expose())
+                .context("key `redis_url` is not a valid Redis URL")?;
+            let config = redis::aio::ConnectionManagerConfig::new()
+                .set_connection_timeout(Duration::from_secs(2))
+                .set_response_timeout(Duration::from_secs(2));
+            let connection = redis::aio::ConnectionManager::new_with_config(client, config)
+                .await
+                .context("connecting to Redis at `redis_url`")?;
+            trellis_auth::throttle::Throttle::redis(
+                connection,
+                &settings.redis_prefix,
+                limit,
+                window,
+            )
+        }
+        None => trellis_auth::throttle::Throttle::in_memory(limit, window),
+    };
+
+    let state = AuthState {
+        db,
+        settings: AuthSettings {
+            issuer: settings.token_issuer.clone(),
+            audience: settings.token_audience.clone(),
+            access_token_ttl: chrono::Duration::seconds(settings.access_token_ttl_seconds as i64),
+            refresh_token_ttl: chrono::Duration::days(settings.refresh_token_ttl_days as i64),
+            invite_ttl: chrono::Duration::hours(settings.invite_ttl_hours as i64),
+        },
+        keys: Arc::new(RwLock::new(ring)),
+        verifier,
+        hasher,
+        throttle,
+    };
+    state.publish_keys()?;
+    Ok(state)
+}
+
+/// Reloads the signing key set file when it changes, so `trellis keys rotate-signing` takes
+/// effect without a restart.
+fn spawn_key_reload(state: web::Data<AuthState>, settings: &Settings) {
+    if settings.signing_key.is_some() {
+        return;
+    }
+    let path = settings.signing_keys_path();
+    tokio::spawn(async move {
+        let modified =
+            |path: &std::path::Path| std::fs::metadata(path).and_then(|m| m.modified()).ok();
+        let mut last = modified(&path);
+        let mut interval = tokio::time::interval(Duration::from_secs(10));
+        loop {
+            interval.tick().await;
+            let now = modified(&path);
+            if now == last {
+                continue;
+            }
+            last = now;
+            match trellis_tokens::KeyRing::load(&path) {
+                Ok(ring) => {
+                    *state.keys.write().expect("key ring lock poisoned") = ring;
+                    match state.publish_keys() {
+                        Ok(()) => tracing::info!(path = %path.display(), "reloaded signing keys"),
+                        Err(error) => tracing::error!(
+                            error = format!("{error:#}"),
+                            "publishing signing keys failed"
+                        ),
+                    }
+                }
+                Err(error) => tracing::error!(
+                    error = format!("{error:#}"),
+                    "reloading signing keys failed; keeping the old ones"
+                ),
+            }
+        }
+    });
+}
+
+/// Shared state one process needs to serve its routes.
+struct Parts {
+    access: web::Data<Access>,
+    auth: Option<(web::Data<AuthState>, web::Data<LocalDirectory>)>,
+    readiness: Readiness,
+}
+
+async fn assemble(settings: &Settings, role: Role) -> anyhow::Result<Parts> {
+    let issuer = &settings.token_issuer;
+    let audience = &settings.token_audience;
+
+    if matches!(role, Role::Embedded | Role::Auth) {
+        let Databases { auth } = database::connect_all(settings).await?;
+        keys::encryption_key(settings)?;
+        let verifier = Arc::new(Verifier::new(issuer, audience, JwksSource::Local));
+        let state = web::Data::new(auth_state(settings, auth.clone(), verifier.clone()).await?);
+        spawn_key_reload(state.clone(), settings);
+        let directory = LocalDirectory { db: auth.clone() };
+        let access = Access {
+            verifier,
+            directory: Arc::new(directory.clone()),
+        };
+        return Ok(Parts {
+            access: web::Data::new(access),
+            auth: Some((state, web::Data::new(directory))),
+            readiness: Readiness(vec![auth]),
+        });
+    }
+
+    // A service in its own process verifies tokens with the auth service's public keys and
+    // looks up API keys and memberships through the auth service's internal API.
+    let token = settings
+        .service_token
+        .as_ref()
+        .context("key `service_token` must be set when services run in separate processes")?;
+    let auth_url = settings.auth_url.trim_end_matches('/');
+    let source = JwksSource::Remote {
+        url: format!("{auth_url}/.well-known/jwks.json"),
+        client: reqwest::Client::new(),
+    };
+    let verifier = Arc::new(Verifier::new(issuer, audience, source));
+    verifier.refresh().await;
+    let directory = HttpDirectory::new(auth_url, token.expose());
+    Ok(Parts {
+        access: web::Data::new(Access {
+            verifier,
+            directory: Arc::new(directory),
+        }),
+        auth: None,
+        readiness: Readiness(Vec::new()),
+    })
+}
+
+/// Starts the routes of `role` on a bound listener.
+pub async fn start(
+    settings: Settings,
+    role: Role,
+    listener: TcpListener,
+) -> anyhow::Result<Running> {
+    let parts = assemble(&settings, role).await?;
+    let address = listener.local_addr()?;
+    let limit = settings.max_body_bytes;
+    let service_token = web::Data::new(ServiceToken(
+        settings
+            .service_token
+            .as_ref()
+            .map(|t| t.expose().to_string()),
+    ));
+    let document = openapi::document();
+    let readiness = web::Data::new(parts.readiness);
+
+    let server = HttpServer::new(move || {
+        let mut app = App::new()
+            .app_data(BodyLimit(limit))
+            .app_data(trellis_problem::path_config())
+            .app_data(trellis_problem::query_config())
+            .app_data(trellis_problem::json_config(limit))
+            .app_data(parts.access.clone())
+            .app_data(readiness.clone())
+            .app_data(service_token.clone())
+            .configure(configure_health)
+            .route("/readyz", web::get().to(readyz));
+        if let Some((state, directory)) = &parts.auth {
+            app = app
+                .app_data(state.clone())
+                .app_data(directory.clone())
+                .configure(trellis_auth::configure);
+        }
+        app.configure(|config| openapi::configure(config, document.clone()))
+            .default_service(web::to(not_found))
+            .wrap(security_headers())
+            .wrap(MetricsMiddleware)
+            .wrap(RequestIdMiddleware)
+    })
+    .listen(listener)
+    .context("listening")?
+    .shutdown_timeout(30)
+    .run();
+
+    let handle = server.handle();
+    let task = tokio::spawn(server);
+    tracing::info!(%address, ?role, "listening");
+    Ok(Running {
+        address,
+        handle,
+        task,
+    })
+}
+
+/// Headers every response carries.
+fn security_headers() -> actix_web::middleware::DefaultHeaders {
+    actix_web::middleware::DefaultHeaders::new()
+        .add(("X-Content-Type-Options", "nosniff"))
+        .add(("X-Frame-Options", "DENY"))
+        .add(("Referrer-Policy", "no-referrer"))
+        .add(("Cache-Control", "no-store"))
+}
+
+/// Binds the address, naming it in the error.
+pub fn bind(address: SocketAddr) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(address)
+        .with_context(|| format!("binding {address}; is another process using it?"))
+}
+
+/// Starts the gateway, which forwards public routes to the services' own processes.
+pub fn start_gateway(settings: Settings, listener: TcpListener) -> anyhow::Result<Running> {
+    let address = listener.local_addr()?;
+    let limit = settings.max_body_bytes;
+    let upstreams = web::Data::new(trellis_gateway::Upstreams::new(
+        &settings.auth_url,
+        &settings.apps_url,
+        &settings.exec_url,
+        Duration::from_secs(30),
+    ));
+    let document = openapi::document();
+
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(BodyLimit(limit))
+            .app_data(upstreams.clone())
+            .configure(configure_health)
+            .route(
+                "/readyz",
+                web::get().to(|| async {
+                    HttpResponse::Ok().json(serde_json::json!({"status": "ready"}))
+                }),
+            )
+            .configure(|config| openapi::configure(config, document.clone()))
+            .default_service(web::to(trellis_gateway::forward))
+            .wrap(security_headers())
+            .wrap(MetricsMiddleware)
+            .wrap(RequestIdMiddleware)
+    })
+    .listen(listener)
+    .context("listening")?
+    .shutdown_timeout(30)
+    .run();
+
+    let handle = server.handle();
+    let task = tokio::spawn(server);
+    tracing::info!(%address, "gateway listening");
+    Ok(Running {
+        address,
+        handle,
+        task,
+    })
+}
