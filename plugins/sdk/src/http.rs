@@ -1,5 +1,5 @@
 //! Outbound HTTP through the host. The host only lets a request through to the origins named by
-//! the manifest's base URL fields, refuses private and loopback addresses, and caps the time
+//! the manifest's base URL fields, rejects private and loopback addresses, and caps the time
 //! and the response size.
 
 use serde::de::DeserializeOwned;
@@ -28,12 +28,12 @@ impl Request {
         }
     }
 
-    /// A `GET` request.
+    /// Starts a `GET` request.
     pub fn get(url: &str) -> Self {
         Request::new("GET", url)
     }
 
-    /// A `POST` request.
+    /// Starts a `POST` request.
     pub fn post(url: &str) -> Self {
         Request::new("POST", url)
     }
@@ -58,7 +58,7 @@ impl Request {
     /// Sets a JSON body and its content type.
     pub fn json<T: Serialize>(self, body: &T) -> Result<Self, Error> {
         let bytes = serde_json::to_vec(body)
-            .map_err(|error| Error::Internal(format!("serializing the request body: {error}")))?;
+            .map_err(|error| Error::Internal(format!("serializing the request body failed: {error}")))?;
         Ok(self.header("content-type", "application/json").body(bytes))
     }
 
@@ -80,23 +80,23 @@ impl Request {
 pub struct Response(wit::Response);
 
 impl Response {
-    /// The HTTP status code.
+    /// Returns the HTTP status code.
     pub fn status(&self) -> u16 {
         self.0.status
     }
 
-    /// The first value of a header, matched case-insensitively.
+    /// Returns the first value of a header, matched case-insensitively.
     pub fn header(&self, name: &str) -> Option<&str> {
         let found = self.0.headers.iter().find(|(key, _)| key.eq_ignore_ascii_case(name));
         found.map(|(_, value)| value.as_str())
     }
 
-    /// The body bytes.
+    /// Returns the body bytes.
     pub fn bytes(&self) -> &[u8] {
         &self.0.body
     }
 
-    /// The body as text, replacing invalid UTF-8.
+    /// Returns the body as text, replacing invalid UTF-8.
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.0.body).into_owned()
     }

@@ -2,7 +2,7 @@ use serde_json::Value;
 
 use crate::bindings::trellis::connector::types as wit;
 
-/// What a connector is, what config it takes and which operations it offers.
+/// A connector's identity, config schema and operations.
 #[derive(Debug, Clone)]
 pub struct Manifest {
     id: String,
@@ -86,7 +86,7 @@ pub struct Operation {
 }
 
 impl Operation {
-    /// An operation that may change things upstream, with its input's JSON Schema.
+    /// Starts an operation that may change things upstream, with its input's JSON Schema.
     pub fn new(name: &str, input_schema: Value) -> Self {
         Operation { name: name.into(), description: String::new(), input_schema, read_only: false }
     }

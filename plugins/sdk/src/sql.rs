@@ -14,7 +14,7 @@ pub struct Rows {
 }
 
 impl Rows {
-    /// The rows as JSON objects keyed by column name.
+    /// Returns the rows as JSON objects keyed by column name.
     pub fn to_json(&self) -> serde_json::Value {
         let objects = self.rows.iter().map(|row| {
             let fields = self.columns.iter().cloned().zip(row.iter().map(value_to_json));

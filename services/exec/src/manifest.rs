@@ -8,7 +8,7 @@ use utoipa::ToSchema;
 
 use crate::runtime_bindings::types::Manifest as WitManifest;
 
-/// What a connector is, the config it takes and the operations it offers.
+/// A connector's identity, config schema and operations.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Manifest {
     /// Stable identifier: lowercase letters, digits and dashes.
@@ -95,7 +95,7 @@ impl Manifest {
         })
     }
 
-    /// The operation with this name.
+    /// Returns the operation with this name.
     pub fn operation(&self, name: &str) -> Option<&OperationSpec> {
         self.operations
             .iter()

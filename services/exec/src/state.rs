@@ -22,7 +22,7 @@ pub struct ExecSettings {
     pub redis_url: Option<String>,
     /// Largest component upload, in bytes.
     pub max_upload_bytes: usize,
-    /// Longest deadline a caller may ask for.
+    /// Maximum deadline a caller may request, for every workspace.
     pub max_deadline: Duration,
     /// Hosts each workspace's admins allowed connectors to reach on internal addresses.
     // TODO: read these from workspace settings once admins can edit them through the API.
@@ -41,7 +41,7 @@ impl Default for ExecSettings {
     }
 }
 
-/// What the exec routes share: register it with `web::Data::new(state)`.
+/// State shared by the exec routes. Register it with `web::Data::new(state)`.
 pub struct ExecState {
     pub runtime: Arc<Runtime>,
     pub db: DatabaseConnection,
@@ -69,7 +69,7 @@ impl ExecState {
         })
     }
 
-    /// The internal hosts a workspace's admins allowed.
+    /// Returns the internal hosts a workspace's admins allowed.
     pub fn internal_hosts(&self, workspace_id: Uuid) -> &[InternalHost] {
         self.settings
             .internal_hosts

@@ -48,7 +48,7 @@ async fn fifty_calls_see_only_their_workspace(runtime: Runtime) {
     });
     futures_util::future::join_all(calls).await;
 
-    // Each workspace sees only the values it wrote itself.
+    // Each workspace reads back only the values it wrote itself.
     for (slot, workspace) in workspaces.iter().enumerate() {
         for pair in 0..25 {
             let key = format!("key-{pair}");

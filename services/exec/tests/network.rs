@@ -11,7 +11,7 @@ use uuid::Uuid;
 use support::http_server;
 use support::{execute_with_config, hostile, runtime};
 
-/// A call whose allow-list holds `base_url` and whose admin allowed `internal`.
+/// Builds a call whose allow-list contains `base_url` and whose admin allowed `internal`.
 fn call(base_url: &str, internal: &[&str]) -> (CallContext, Value) {
     let config = json!({ "base_url": base_url });
     let internal: Vec<InternalHost> = internal
@@ -116,9 +116,9 @@ async fn fetch_outside_allow_list_is_refused() {
 
 #[tokio::test]
 async fn redirect_to_loopback_is_refused() {
-    // The first server is allowed explicitly; it redirects to a name that resolves to
-    // loopback and is on the allow-list but not allowed as internal, so the second hop must be
-    // refused by the address check.
+    // An admin allowed the first server explicitly. It redirects to a name that resolves to
+    // loopback and is on the allow-list but not allowed as internal. So the address check
+    // must reject the second hop.
     let target = http_server::start(200, vec![], b"secret".to_vec()).await;
     let target_url = format!("http://localhost:{}", target.port);
     let location = vec![("location".to_string(), format!("{target_url}/secret"))];

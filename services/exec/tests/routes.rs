@@ -145,7 +145,9 @@ async fn start() -> (TestApp, People) {
         data.path().join("exec.sqlite").display()
     );
     let db = Database::connect(url).await.unwrap();
-    trellis_migrations::exec::Migrator::up(&db, None).await.unwrap();
+    trellis_migrations::exec::Migrator::up(&db, None)
+        .await
+        .unwrap();
     let state = web::Data::new(ExecState::new(db, ExecSettings::default()).await.unwrap());
 
     let server = HttpServer::new(move || {
@@ -259,7 +261,7 @@ async fn other_workspace_cannot_see_or_run_plugin() {
     let plugin: Value = uploaded.json().await.unwrap();
     let id = plugin["id"].as_str().unwrap().to_string();
 
-    // Workspace b's admin asks for a's plugin through b's routes and through a's.
+    // Workspace b's admin requests a's plugin through b's routes and through a's.
     let through_b = app
         .get(
             people.admin_b,

@@ -1,5 +1,5 @@
 //! The `kv` import: Redis when configured, process memory otherwise. Keys are namespaced by
-//! workspace and plugin, so no connector sees another's data.
+//! workspace and plugin, so no connector can read another's data.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

@@ -13,7 +13,7 @@ pub struct Origin {
 }
 
 impl Origin {
-    /// The origin of an absolute `http` or `https` URL.
+    /// Returns the origin of an absolute `http` or `https` URL.
     pub fn of(url: &Url) -> Option<Origin> {
         let scheme = url.scheme();
         if scheme != "http" && scheme != "https" {
@@ -58,7 +58,7 @@ impl InternalHost {
     }
 }
 
-/// What one call may reach over HTTP.
+/// The destinations one call may reach over HTTP.
 #[derive(Debug, Clone, Default)]
 pub struct NetworkPolicy {
     origins: Vec<Origin>,
@@ -66,12 +66,13 @@ pub struct NetworkPolicy {
 }
 
 impl NetworkPolicy {
-    /// A policy that allows nothing.
+    /// Creates a policy that allows nothing.
     pub fn deny_all() -> Self {
         NetworkPolicy::default()
     }
 
-    /// The origins named by the config's base URL fields, plus the allowed internal hosts.
+    /// Builds the policy from the origins named by the config's base URL fields and the allowed
+    /// internal hosts.
     /// A field that is missing or not an absolute `http(s)` URL allows nothing.
     pub fn from_config(
         base_url_fields: &[String],
@@ -90,12 +91,12 @@ impl NetworkPolicy {
         }
     }
 
-    /// Whether the URL's origin is on the allow-list.
+    /// Checks whether the URL's origin is on the allow-list.
     pub fn allows_origin(&self, origin: &Origin) -> bool {
         self.origins.contains(origin)
     }
 
-    /// Whether an admin allowed this host to resolve to internal addresses.
+    /// Checks whether an admin allowed this host to resolve to internal addresses.
     pub fn allows_internal(&self, origin: &Origin) -> bool {
         self.internal_hosts.iter().any(|allowed| {
             allowed.host == origin.host && allowed.port.is_none_or(|port| port == origin.port)

@@ -18,7 +18,7 @@ use crate::runtime_bindings::sql::{Host, Rows, SqlError, Value};
 /// Limits of SQL access.
 #[derive(Debug, Clone, Copy)]
 pub struct SqlSettings {
-    /// Longest one statement may run; the server cancels it after this.
+    /// Maximum run time of one statement, after which the server cancels it.
     pub statement_timeout: Duration,
     pub max_rows: usize,
     /// Bytes of row data returned per query, estimated from the decoded values.

@@ -17,8 +17,8 @@ pub use store::PluginRecord;
 
 use crate::{ExecError, LoadedPlugin, Runtime};
 
-/// Most workspace plugins kept loaded at once; beyond it the oldest load is dropped and
-/// loaded again from the database (and the artifact cache) on its next call.
+/// Maximum number of workspace plugins kept loaded at once. Beyond it the oldest is dropped
+/// and loaded again from the database and the artifact cache on its next call.
 const MAX_LOADED: usize = 512;
 
 /// Built-ins and loaded workspace plugins.
@@ -51,12 +51,12 @@ impl Registry {
         })
     }
 
-    /// The built-in connectors.
+    /// Returns the built-in connectors.
     pub fn builtins(&self) -> &[Arc<LoadedPlugin>] {
         &self.builtins
     }
 
-    /// The built-in connector with this manifest id.
+    /// Returns the built-in connector with this manifest id.
     pub fn builtin(&self, id: &str) -> Option<Arc<LoadedPlugin>> {
         self.builtins
             .iter()
@@ -85,7 +85,7 @@ impl Registry {
         loaded.order.retain(|entry| entry != &key);
     }
 
-    /// The workspace's plugin, loaded from memory or else from the database.
+    /// Returns the workspace's plugin, loaded from memory or else from the database.
     pub async fn workspace_plugin(
         &self,
         runtime: &Runtime,

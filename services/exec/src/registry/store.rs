@@ -95,7 +95,7 @@ pub async fn insert_plugin(
     })
 }
 
-/// One page of the workspace's plugins, newest first, and the total count.
+/// Lists one page of the workspace's plugins, newest first, with the total count.
 pub async fn list_plugins(
     db: &DatabaseConnection,
     workspace_id: Uuid,
@@ -116,7 +116,7 @@ pub async fn list_plugins(
     Ok((records, total))
 }
 
-/// The workspace's plugin with this id, if it has one.
+/// Loads the workspace's plugin with this id, if it has one.
 pub async fn get_plugin(
     db: &DatabaseConnection,
     workspace_id: Uuid,
@@ -130,7 +130,7 @@ pub async fn get_plugin(
     row.map(to_record).transpose()
 }
 
-/// The bytes of a component the workspace uploaded.
+/// Loads the bytes of a component the workspace uploaded.
 pub async fn component_bytes(
     db: &DatabaseConnection,
     workspace_id: Uuid,

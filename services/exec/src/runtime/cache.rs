@@ -2,9 +2,9 @@
 //! the engine's compatibility hash.
 //!
 //! Deserializing an artifact runs native code from it, so only artifacts that this host
-//! compiled are ever loaded: tenants upload `.wasm` only, the folder is created readable and
-//! writable by the service user alone, and artifacts are written to a temporary file and
-//! renamed into place, so a file in use never changes.
+//! compiled are ever loaded. Tenants upload `.wasm` only, and the folder is created readable and
+//! writable by the service user alone. Artifacts are written to a temporary file and renamed
+//! into place, so a file in use never changes.
 
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
@@ -25,7 +25,7 @@ pub enum CacheOutcome {
     Cached,
 }
 
-/// Why a load failed.
+/// The reason a load failed.
 #[derive(Debug)]
 pub enum CompileError {
     /// The bytes are not a valid component; the message comes from the validator.

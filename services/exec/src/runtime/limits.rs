@@ -79,7 +79,7 @@ pub struct Limiter {
 }
 
 impl Limiter {
-    /// A limiter allowing `memory_budget` bytes of linear memory in total.
+    /// Creates a limiter that allows `memory_budget` bytes of linear memory in total.
     pub fn new(memory_budget: usize) -> Self {
         Limiter {
             memory_budget,
@@ -88,7 +88,7 @@ impl Limiter {
         }
     }
 
-    /// The limit that denied a growth during this call, if any.
+    /// Returns the limit that denied a growth during this call, if any.
     pub fn fired(&self) -> Option<Limit> {
         self.fired
     }

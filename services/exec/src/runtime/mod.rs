@@ -31,8 +31,8 @@ use crate::host::Services;
 use crate::manifest::Manifest;
 use crate::{CallContext, ExecError};
 
-/// Extra time beyond a call's deadline before the host abandons a call that is stuck in a host
-/// import; the epoch deadline stops guest code itself.
+/// Extra time beyond a call's deadline before the host abandons a call stuck in a host import.
+/// Guest code itself is stopped by the epoch deadline.
 const DEADLINE_GRACE: Duration = Duration::from_millis(500);
 
 /// Settings of the runtime, from the service config.
@@ -41,7 +41,7 @@ pub struct RuntimeSettings {
     pub engine: EngineSettings,
     /// How long a call waits for a free instance slot before it is rejected.
     pub slot_wait: Duration,
-    /// Longest a component may take to compile.
+    /// Maximum time a component may take to compile.
     pub compile_timeout: Duration,
     /// Folder for compiled artifacts; `None` compiles every load.
     pub cache_dir: Option<std::path::PathBuf>,
@@ -133,12 +133,12 @@ impl Runtime {
         })
     }
 
-    /// The engine, for benchmarks and tools.
+    /// Returns the engine, for benchmarks and tools.
     pub fn engine(&self) -> &Engine {
         &self.engine
     }
 
-    /// The services behind the host imports.
+    /// Returns the services behind the host imports.
     pub fn services(&self) -> &Arc<Services> {
         &self.services
     }
@@ -194,7 +194,7 @@ impl Runtime {
         let cache = self.cache.clone();
 
         // NOTE: a compile that passes the timeout keeps its blocking thread until it finishes,
-        // because Cranelift cannot be cancelled; the compile permits bound how many can pile up.
+        // because Cranelift cannot be cancelled. The compile permits bound how many pile up.
         let task = tokio::task::spawn_blocking(move || cache.load_or_compile(&engine, &wasm));
         let compiled = tokio::time::timeout(self.compile_timeout, task).await;
 
@@ -431,7 +431,7 @@ fn check_component_header(wasm: &[u8]) -> Result<(), ExecError> {
     Ok(())
 }
 
-/// The innermost message of a wasmtime error, which names the missing import or export.
+/// Formats a wasmtime error with its causes, which name the missing import or export.
 fn root_message(error: &wasmtime::Error) -> String {
     let message = format!("{error:#}");
     message.chars().take(500).collect()

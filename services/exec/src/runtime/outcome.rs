@@ -1,4 +1,4 @@
-//! What one call of a connector produced.
+//! The outcome of one connector call and how failures are classified.
 
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -7,8 +7,8 @@ use wasmtime::Trap;
 use super::bindings::trellis::connector::types::ConnectorError;
 use super::limits::Limit;
 
-/// Why a call failed. Connector errors keep the connector's message; host-detected failures
-/// say which limit fired or how the sandbox trapped, never host error text.
+/// The reason a call failed. Connector errors keep the connector's message. Host-detected
+/// failures name the limit that fired or how the sandbox trapped, never host error text.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema, thiserror::Error)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum RunError {
@@ -119,7 +119,7 @@ fn limit_message(limit: Limit) -> &'static str {
     }
 }
 
-/// The panic message a Rust guest wrote to stderr, or a generic message. Rust prints
+/// Extracts the panic message a Rust guest wrote to stderr, or returns a generic one. Rust prints
 /// `thread '…' panicked at FILE:LINE:COLUMN:` and the message on the next line.
 fn panic_message(stderr: &str) -> String {
     let mut lines = stderr.lines();

@@ -58,7 +58,7 @@ impl HostState {
         }
     }
 
-    /// What the guest wrote to stderr, as text.
+    /// Returns what the guest wrote to stderr, as text.
     pub(crate) fn stderr_text(&self) -> String {
         String::from_utf8_lossy(&self.stderr.contents()).into_owned()
     }

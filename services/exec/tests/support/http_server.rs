@@ -1,5 +1,5 @@
-//! A minimal HTTP/1.1 server on a loopback port that answers every request with a fixed
-//! response and counts the requests it received.
+//! A minimal HTTP/1.1 server on a loopback port that sends a fixed response to every request
+//! and counts the requests it received.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -25,7 +25,7 @@ impl LoopbackServer {
     }
 }
 
-/// Starts a server on 127.0.0.1 that answers with `status`, extra `headers` and `body`.
+/// Starts a server on 127.0.0.1 that responds with `status`, extra `headers` and `body`.
 pub async fn start(status: u16, headers: Vec<(String, String)>, body: Vec<u8>) -> LoopbackServer {
     let listener = TcpListener::bind("127.0.0.1:0")
         .await

@@ -62,12 +62,12 @@ pub fn components() -> &'static TestComponents {
     })
 }
 
-/// A runtime with an in-memory key-value store and a small pool.
+/// Builds a runtime with an in-memory key-value store and a small pool.
 pub fn runtime() -> Runtime {
     runtime_with(KvStore::memory())
 }
 
-/// A runtime with the given key-value store.
+/// Builds a runtime with the given key-value store.
 pub fn runtime_with(kv: KvStore) -> Runtime {
     let mut settings = RuntimeSettings::default();
     settings.engine.max_instances = 64;
