@@ -2,6 +2,7 @@
 //! schema of the service's name; on SQLite each service has its own database file.
 
 pub mod auth;
+pub mod exec;
 
 use sea_orm_migration::sea_orm::{ConnectionTrait, DatabaseBackend, DatabaseConnection};
 

@@ -1,0 +1,34 @@
+//! Built-in connector that returns its input unchanged. The host uses it for health checks and
+//! benchmarks, and it shows the smallest complete connector.
+
+use trellis_connector_sdk::{export_connector, json, Connector, Error, Json, Manifest, Operation};
+use trellis_connector_sdk::Value;
+
+struct Echo;
+
+impl Connector for Echo {
+    fn manifest() -> Manifest {
+        Manifest::new("echo", "Echo", env!("CARGO_PKG_VERSION"))
+            .description("Returns its input unchanged; useful to check that connectors run.")
+            .operation(
+                Operation::new("echo", json!({}))
+                    .description("Returns the input unchanged")
+                    .read_only(),
+            )
+            .operation(
+                Operation::new("noop", json!({}))
+                    .description("Returns null without reading the input")
+                    .read_only(),
+            )
+    }
+
+    fn execute(_config: Json, operation: &str, input: Json) -> Result<Value, Error> {
+        match operation {
+            "echo" => Ok(input.into_value()),
+            "noop" => Ok(Value::Null),
+            other => Err(Error::unknown_operation(other)),
+        }
+    }
+}
+
+export_connector!(Echo);

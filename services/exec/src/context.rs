@@ -1,0 +1,40 @@
+//! Who a call runs for and what it may reach.
+
+use uuid::Uuid;
+
+use crate::host::network::NetworkPolicy;
+use crate::host::sql::DatabaseTarget;
+use crate::runtime::CallLimits;
+
+/// The scope of one call: the workspace and plugin it runs for, its limits and what it may
+/// reach.
+#[derive(Debug, Clone)]
+pub struct CallContext {
+    pub workspace_id: Uuid,
+    /// Plugin identity that namespaces its key-value data, such as `builtin:echo` or the
+    /// uploaded plugin's id.
+    pub plugin: String,
+    pub run_id: Uuid,
+    pub limits: CallLimits,
+    pub network: NetworkPolicy,
+    pub database: Option<DatabaseTarget>,
+}
+
+impl CallContext {
+    /// A context with default limits that may reach nothing.
+    pub fn new(workspace_id: Uuid, plugin: impl Into<String>) -> Self {
+        CallContext {
+            workspace_id,
+            plugin: plugin.into(),
+            run_id: Uuid::now_v7(),
+            limits: CallLimits::default(),
+            network: NetworkPolicy::deny_all(),
+            database: None,
+        }
+    }
+
+    /// The context for calling `describe` while a component is validated.
+    pub(crate) fn describe() -> Self {
+        CallContext::new(Uuid::nil(), "describe")
+    }
+}

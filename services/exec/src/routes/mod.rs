@@ -1,0 +1,56 @@
+//! HTTP routes of the plugin registry and direct invocation.
+
+mod builtins;
+mod delete;
+mod dto;
+mod get;
+mod invoke;
+mod list;
+mod upload;
+
+use actix_web::web;
+use utoipa::OpenApi;
+
+pub use dto::{
+    BuiltinList, BuiltinPlugin, InvokeRequest, InvokeResponse, PluginPage, PluginResponse,
+};
+
+/// Mounts the exec routes. The app must also register `web::Data<ExecState>` and
+/// `web::Data<trellis_tokens::Access>`.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.app_data(trellis_problem::path_config())
+        .app_data(trellis_problem::query_config())
+        .service(builtins::list_builtins)
+        .service(upload::upload_plugin)
+        .service(list::list_plugins)
+        .service(get::get_plugin)
+        .service(delete::delete_plugin)
+        .service(invoke::invoke_plugin);
+}
+
+/// OpenAPI description of the exec routes, to merge into the gateway's document.
+#[derive(OpenApi)]
+#[openapi(
+    paths(
+        builtins::list_builtins,
+        upload::upload_plugin,
+        list::list_plugins,
+        get::get_plugin,
+        delete::delete_plugin,
+        invoke::invoke_plugin,
+    ),
+    components(schemas(
+        BuiltinList,
+        BuiltinPlugin,
+        PluginPage,
+        PluginResponse,
+        InvokeRequest,
+        InvokeResponse,
+        crate::Manifest,
+        crate::OperationSpec,
+        crate::host::log::LogLine,
+        trellis_problem::Problem,
+    )),
+    tags((name = "plugins", description = "Connector plugins: built-ins, uploads and direct calls"))
+)]
+pub struct ExecApi;

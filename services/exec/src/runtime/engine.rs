@@ -1,0 +1,70 @@
+//! The process-wide engine: pooling allocator, copy-on-write memory images and the epoch ticker
+//! that drives deadlines.
+
+use std::thread;
+use std::time::Duration;
+
+use anyhow::Context;
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+
+/// How often the epoch advances; a deadline is checked at this granularity.
+pub const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// Engine settings that the host config chooses.
+#[derive(Debug, Clone, Copy)]
+pub struct EngineSettings {
+    /// Component instances alive at once; also the size of the call semaphore.
+    pub max_instances: u32,
+    /// Largest memory any call may be granted, in bytes; sizes each pool slot.
+    pub max_memory_bytes: usize,
+}
+
+/// Builds the engine and starts the thread that advances its epoch.
+pub fn build(settings: EngineSettings) -> anyhow::Result<Engine> {
+    let instances = settings.max_instances;
+
+    let mut pool = PoolingAllocationConfig::new();
+    pool.total_component_instances(instances)
+        // A Rust wasm32-wasip2 component holds a handful of core instances and one or two
+        // memories; these leave room for components built by other toolchains.
+        .max_core_instances_per_component(32)
+        .max_memories_per_component(4)
+        .max_tables_per_component(16)
+        .total_core_instances(instances * 16)
+        .total_memories(instances * 2)
+        .total_tables(instances * 8)
+        .total_stacks(instances)
+        .max_memory_size(settings.max_memory_bytes);
+
+    let mut config = Config::new();
+    config
+        .allocation_strategy(InstanceAllocationStrategy::Pooling(pool))
+        .memory_init_cow(true)
+        .epoch_interruption(true)
+        .wasm_component_model(true)
+        .wasm_threads(false)
+        .wasm_memory64(false)
+        .wasm_gc(false)
+        .max_wasm_stack(512 * 1024);
+
+    let engine = Engine::new(&config)
+        .map_err(|error| anyhow::anyhow!("configuring the wasmtime engine failed: {error}"))?;
+    start_ticker(&engine)?;
+    Ok(engine)
+}
+
+/// Advances the engine's epoch every [`EPOCH_TICK`] for as long as the engine lives.
+fn start_ticker(engine: &Engine) -> anyhow::Result<()> {
+    let weak = engine.weak();
+    thread::Builder::new()
+        .name("wasm-epoch".into())
+        .spawn(move || loop {
+            thread::sleep(EPOCH_TICK);
+            let Some(engine) = weak.upgrade() else {
+                return;
+            };
+            engine.increment_epoch();
+        })
+        .context("starting the epoch thread failed")?;
+    Ok(())
+}
