@@ -11,12 +11,13 @@ use anyhow::Context;
 use sea_orm::DatabaseConnection;
 use trellis_auth::{AuthSettings, AuthState, LocalDirectory, ServiceToken};
 use trellis_config::Settings;
+use trellis_exec::{ExecSettings, ExecState, RuntimeSettings};
 use trellis_gateway::{Limiter, Quota, RateLimits};
 use trellis_problem::{BodyLimit, Problem};
 use trellis_telemetry::{configure_health, MetricsMiddleware, RequestIdMiddleware};
 use trellis_tokens::{Access, HttpDirectory, JwksSource, Verifier};
 
-use crate::database::{self, Databases};
+use crate::database::{self, Owner};
 use crate::{keys, openapi};
 
 /// A started server.
@@ -178,6 +179,7 @@ fn spawn_key_reload(state: web::Data<AuthState>, settings: &Settings) {
 struct Parts {
     access: web::Data<Access>,
     auth: Option<(web::Data<AuthState>, web::Data<LocalDirectory>)>,
+    exec: Option<web::Data<ExecState>>,
     readiness: Readiness,
 }
 
@@ -206,29 +208,47 @@ async fn rate_limits(settings: &Settings) -> anyhow::Result<RateLimits> {
 }
 
 async fn assemble(settings: &Settings, role: Role) -> anyhow::Result<Parts> {
-    let issuer = &settings.token_issuer;
-    let audience = &settings.token_audience;
+    let mut readiness = Vec::new();
 
-    if matches!(role, Role::Embedded | Role::Auth) {
-        let Databases { auth } = database::connect_all(settings).await?;
-        keys::encryption_key(settings)?;
-        let verifier = Arc::new(Verifier::new(issuer, audience, JwksSource::Local));
-        let state = web::Data::new(auth_state(settings, auth.clone(), verifier.clone()).await?);
+    let (access, auth) = if matches!(role, Role::Embedded | Role::Auth) {
+        let db = database::open(settings, Owner::Auth).await?;
+        readiness.push(db.clone());
+        let issuer = &settings.token_issuer;
+        let verifier = Arc::new(Verifier::new(issuer, &settings.token_audience, JwksSource::Local));
+        let state = web::Data::new(auth_state(settings, db.clone(), verifier.clone()).await?);
         spawn_key_reload(state.clone(), settings);
-        let directory = LocalDirectory { db: auth.clone() };
-        let access = Access {
-            verifier,
-            directory: Arc::new(directory.clone()),
-        };
-        return Ok(Parts {
-            access: web::Data::new(access),
-            auth: Some((state, web::Data::new(directory))),
-            readiness: Readiness(vec![auth]),
-        });
-    }
+        let directory = LocalDirectory { db };
+        let access = Access { verifier, directory: Arc::new(directory.clone()) };
+        (access, Some((state, web::Data::new(directory))))
+    } else {
+        (remote_access(settings).await?, None)
+    };
 
-    // A service in its own process verifies tokens with the auth service's public keys and
-    // looks up API keys and memberships through the auth service's internal API.
+    let exec = if matches!(role, Role::Embedded | Role::Exec) {
+        let db = database::open(settings, Owner::Exec).await?;
+        readiness.push(db.clone());
+        let exec_settings = ExecSettings {
+            redis_url: settings.redis_url.as_ref().map(|url| url.expose().to_string()),
+            runtime: RuntimeSettings {
+                cache_dir: Some(settings.data_dir.join("artifacts")),
+                ..RuntimeSettings::default()
+            },
+            ..ExecSettings::default()
+        };
+        Some(web::Data::new(ExecState::new(db, exec_settings).await?))
+    } else {
+        None
+    };
+
+    if role == Role::Embedded {
+        keys::encryption_key(settings)?;
+    }
+    Ok(Parts { access: web::Data::new(access), auth, exec, readiness: Readiness(readiness) })
+}
+
+/// Builds the access checks of a service in its own process: it verifies tokens with the auth
+/// service's public keys and looks up API keys and memberships through auth's internal API.
+async fn remote_access(settings: &Settings) -> anyhow::Result<Access> {
     let token = settings
         .service_token
         .as_ref()
@@ -238,17 +258,11 @@ async fn assemble(settings: &Settings, role: Role) -> anyhow::Result<Parts> {
         url: format!("{auth_url}/.well-known/jwks.json"),
         client: reqwest::Client::new(),
     };
-    let verifier = Arc::new(Verifier::new(issuer, audience, source));
+    let verifier =
+        Arc::new(Verifier::new(&settings.token_issuer, &settings.token_audience, source));
     verifier.refresh().await;
     let directory = HttpDirectory::new(auth_url, token.expose());
-    Ok(Parts {
-        access: web::Data::new(Access {
-            verifier,
-            directory: Arc::new(directory),
-        }),
-        auth: None,
-        readiness: Readiness(Vec::new()),
-    })
+    Ok(Access { verifier, directory: Arc::new(directory) })
 }
 
 /// Starts the routes of `role` on a bound listener.
@@ -287,6 +301,9 @@ pub async fn start(
             .route("/readyz", web::get().to(readyz));
         if let Some(limits) = &limits {
             app = app.app_data(limits.clone());
+        }
+        if let Some(exec) = &parts.exec {
+            app = app.app_data(exec.clone()).configure(trellis_exec::configure);
         }
         if let Some((state, directory)) = &parts.auth {
             app = app
