@@ -12,12 +12,14 @@ use trellis_config::Settings;
 #[derive(Debug, Clone, Copy)]
 pub enum Owner {
     Auth,
+    Apps,
 }
 
 impl Owner {
     fn schema(self) -> &'static str {
         match self {
             Owner::Auth => "auth",
+            Owner::Apps => "apps",
         }
     }
 }
@@ -57,6 +59,7 @@ pub async fn migrate(db: &DatabaseConnection, owner: Owner) -> anyhow::Result<()
     trellis_migrations::ensure_schema(db, owner.schema()).await?;
     match owner {
         Owner::Auth => trellis_migrations::auth::Migrator::up(db, None).await,
+        Owner::Apps => trellis_migrations::apps::Migrator::up(db, None).await,
     }
     .with_context(|| format!("applying the {} migrations", owner.schema()))
 }
@@ -65,11 +68,20 @@ pub async fn migrate(db: &DatabaseConnection, owner: Owner) -> anyhow::Result<()
 pub async fn connect_all(settings: &Settings) -> anyhow::Result<Databases> {
     let auth = connect(settings, Owner::Auth).await?;
     migrate(&auth, Owner::Auth).await?;
-    Ok(Databases { auth })
+    let apps = connect_apps(settings).await?;
+    Ok(Databases { auth, apps })
+}
+
+/// Connects and migrates the apps service's database.
+pub async fn connect_apps(settings: &Settings) -> anyhow::Result<DatabaseConnection> {
+    let apps = connect(settings, Owner::Apps).await?;
+    migrate(&apps, Owner::Apps).await?;
+    Ok(apps)
 }
 
 /// Connections of the services that own tables.
 #[derive(Clone)]
 pub struct Databases {
     pub auth: DatabaseConnection,
+    pub apps: DatabaseConnection,
 }

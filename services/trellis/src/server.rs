@@ -8,6 +8,7 @@ use actix_web::dev::ServerHandle;
 use actix_web::{web, App, HttpResponse, HttpServer};
 use anyhow::Context;
 use sea_orm::DatabaseConnection;
+use trellis_apps::{AppsState, ConnectorCatalog, EmptyCatalog};
 use trellis_auth::{AuthSettings, AuthState, LocalDirectory, ServiceToken};
 use trellis_config::Settings;
 use trellis_problem::{BodyLimit, Problem};
@@ -172,20 +173,82 @@ fn spawn_key_reload(state: web::Data<AuthState>, settings: &Settings) {
     });
 }
 
+/// Builds the apps state and keeps its encryption keys in step with the key files.
+fn apps_state(
+    settings: &Settings,
+    db: DatabaseConnection,
+    catalog: Arc<dyn ConnectorCatalog>,
+) -> anyhow::Result<web::Data<AppsState>> {
+    let keys = keys::encryption_keys(settings)?;
+    let state = web::Data::new(AppsState::new(db, keys, catalog));
+    spawn_encryption_key_reload(state.clone(), settings);
+    Ok(state)
+}
+
+/// Seconds between checks of the encryption key files.
+pub const ENCRYPTION_KEY_RELOAD_SECONDS: u64 = 10;
+
+/// Reloads the encryption keys when their files change, so `trellis keys rotate` takes effect
+/// without a restart.
+fn spawn_encryption_key_reload(state: web::Data<AppsState>, settings: &Settings) {
+    let settings = settings.clone();
+    let paths = [
+        settings.data_dir.join("encryption-key"),
+        keys::previous_encryption_keys_path(&settings),
+    ];
+    tokio::spawn(async move {
+        let modified = || {
+            paths
+                .iter()
+                .map(|path| std::fs::metadata(path).and_then(|m| m.modified()).ok())
+                .collect::<Vec<_>>()
+        };
+        let mut last = modified();
+        let mut interval =
+            tokio::time::interval(Duration::from_secs(ENCRYPTION_KEY_RELOAD_SECONDS));
+        loop {
+            interval.tick().await;
+            let now = modified();
+            if now == last {
+                continue;
+            }
+            last = now;
+            match keys::encryption_keys(&settings) {
+                Ok(ring) => {
+                    tracing::info!(key_id = %ring.current_id(), "reloaded encryption keys");
+                    state.set_keys(ring);
+                }
+                Err(error) => tracing::error!(
+                    error = format!("{error:#}"),
+                    "reloading encryption keys failed; keeping the old ones"
+                ),
+            }
+        }
+    });
+}
+
 /// Shared state one process needs to serve its routes.
 struct Parts {
     access: web::Data<Access>,
     auth: Option<(web::Data<AuthState>, web::Data<LocalDirectory>)>,
+    apps: Option<web::Data<AppsState>>,
     readiness: Readiness,
 }
 
-async fn assemble(settings: &Settings, role: Role) -> anyhow::Result<Parts> {
+async fn assemble(
+    settings: &Settings,
+    role: Role,
+    catalog: Arc<dyn ConnectorCatalog>,
+) -> anyhow::Result<Parts> {
     let issuer = &settings.token_issuer;
     let audience = &settings.token_audience;
 
     if matches!(role, Role::Embedded | Role::Auth) {
-        let Databases { auth } = database::connect_all(settings).await?;
-        keys::encryption_key(settings)?;
+        let Databases { auth, apps } = database::connect_all(settings).await?;
+        let apps_state = match role {
+            Role::Embedded => Some(apps_state(settings, apps.clone(), catalog)?),
+            _ => None,
+        };
         let verifier = Arc::new(Verifier::new(issuer, audience, JwksSource::Local));
         let state = web::Data::new(auth_state(settings, auth.clone(), verifier.clone()).await?);
         spawn_key_reload(state.clone(), settings);
@@ -197,7 +260,8 @@ async fn assemble(settings: &Settings, role: Role) -> anyhow::Result<Parts> {
         return Ok(Parts {
             access: web::Data::new(access),
             auth: Some((state, web::Data::new(directory))),
-            readiness: Readiness(vec![auth]),
+            apps: apps_state,
+            readiness: Readiness(vec![auth, apps]),
         });
     }
 
@@ -215,23 +279,44 @@ async fn assemble(settings: &Settings, role: Role) -> anyhow::Result<Parts> {
     let verifier = Arc::new(Verifier::new(issuer, audience, source));
     verifier.refresh().await;
     let directory = HttpDirectory::new(auth_url, token.expose());
+    let (apps, readiness) = match role {
+        Role::Apps => {
+            let db = database::connect_apps(settings).await?;
+            (Some(apps_state(settings, db.clone(), catalog)?), vec![db])
+        }
+        _ => (None, Vec::new()),
+    };
     Ok(Parts {
         access: web::Data::new(Access {
             verifier,
             directory: Arc::new(directory),
         }),
         auth: None,
-        readiness: Readiness(Vec::new()),
+        apps,
+        readiness: Readiness(readiness),
     })
 }
 
 /// Starts the routes of `role` on a bound listener.
+// TODO: pass the exec service's connector catalog once it exists; with the empty catalog no
+// resource can be created.
 pub async fn start(
     settings: Settings,
     role: Role,
     listener: TcpListener,
 ) -> anyhow::Result<Running> {
-    let parts = assemble(&settings, role).await?;
+    start_with_catalog(settings, role, listener, Arc::new(EmptyCatalog)).await
+}
+
+/// Starts the routes of `role` on a bound listener, with the connector catalog the apps
+/// service validates resources and actions against.
+pub async fn start_with_catalog(
+    settings: Settings,
+    role: Role,
+    listener: TcpListener,
+    catalog: Arc<dyn ConnectorCatalog>,
+) -> anyhow::Result<Running> {
+    let parts = assemble(&settings, role, catalog).await?;
     let address = listener.local_addr()?;
     let limit = settings.max_body_bytes;
     let service_token = web::Data::new(ServiceToken(
@@ -259,6 +344,11 @@ pub async fn start(
                 .app_data(state.clone())
                 .app_data(directory.clone())
                 .configure(trellis_auth::configure);
+        }
+        if let Some(state) = &parts.apps {
+            app = app
+                .app_data(state.clone())
+                .configure(trellis_apps::configure);
         }
         app.configure(|config| openapi::configure(config, document.clone()))
             .default_service(web::to(not_found))

@@ -50,7 +50,8 @@ pub async fn insert(
     .await
 }
 
-/// Actions of an app, oldest first; all of them when `limit` is `None`.
+/// Actions of an app, oldest first; all of them when `limit` is `None`, and then `offset` is
+/// ignored.
 pub async fn list(
     db: &impl ConnectionTrait,
     workspace_id: Uuid,
@@ -58,15 +59,16 @@ pub async fn list(
     offset: u64,
     limit: Option<u64>,
 ) -> Result<Vec<action::Model>, DbErr> {
-    action::Entity::find()
+    let query = action::Entity::find()
         .filter(action::Column::WorkspaceId.eq(workspace_id))
         .filter(action::Column::AppId.eq(app_id))
         .order_by_asc(action::Column::CreatedAt)
-        .order_by_asc(action::Column::Id)
-        .offset(offset)
-        .limit(limit)
-        .all(db)
-        .await
+        .order_by_asc(action::Column::Id);
+    // SQLite accepts OFFSET only after LIMIT.
+    match limit {
+        Some(limit) => query.offset(offset).limit(limit).all(db).await,
+        None => query.all(db).await,
+    }
 }
 
 pub async fn find(
