@@ -9,6 +9,7 @@ use actix_web::middleware::from_fn;
 use actix_web::{web, App, HttpResponse, HttpServer};
 use anyhow::Context;
 use sea_orm::DatabaseConnection;
+use trellis_apps::{AppsState, ConnectorCatalog, EmptyCatalog};
 use trellis_auth::{AuthSettings, AuthState, LocalDirectory, ServiceToken};
 use trellis_config::Settings;
 use trellis_exec::{ExecSettings, ExecState, RuntimeSettings};
@@ -175,10 +176,65 @@ fn spawn_key_reload(state: web::Data<AuthState>, settings: &Settings) {
     });
 }
 
+/// Builds the apps state and keeps its encryption keys in step with the key files.
+fn apps_state(
+    settings: &Settings,
+    db: DatabaseConnection,
+    catalog: Arc<dyn ConnectorCatalog>,
+) -> anyhow::Result<web::Data<AppsState>> {
+    let keys = keys::encryption_keys(settings)?;
+    let state = web::Data::new(AppsState::new(db, keys, catalog));
+    spawn_encryption_key_reload(state.clone(), settings);
+    Ok(state)
+}
+
+/// Seconds between checks of the encryption key files.
+pub const ENCRYPTION_KEY_RELOAD_SECONDS: u64 = 10;
+
+/// Reloads the encryption keys when their files change, so `trellis keys rotate` takes effect
+/// without a restart.
+fn spawn_encryption_key_reload(state: web::Data<AppsState>, settings: &Settings) {
+    let settings = settings.clone();
+    let paths = [
+        settings.data_dir.join("encryption-key"),
+        keys::previous_encryption_keys_path(&settings),
+    ];
+    tokio::spawn(async move {
+        let modified = || {
+            paths
+                .iter()
+                .map(|path| std::fs::metadata(path).and_then(|m| m.modified()).ok())
+                .collect::<Vec<_>>()
+        };
+        let mut last = modified();
+        let mut interval =
+            tokio::time::interval(Duration::from_secs(ENCRYPTION_KEY_RELOAD_SECONDS));
+        loop {
+            interval.tick().await;
+            let now = modified();
+            if now == last {
+                continue;
+            }
+            last = now;
+            match keys::encryption_keys(&settings) {
+                Ok(ring) => {
+                    tracing::info!(key_id = %ring.current_id(), "reloaded encryption keys");
+                    state.set_keys(ring);
+                }
+                Err(error) => tracing::error!(
+                    error = format!("{error:#}"),
+                    "reloading encryption keys failed; keeping the old ones"
+                ),
+            }
+        }
+    });
+}
+
 /// Shared state one process needs to serve its routes.
 struct Parts {
     access: web::Data<Access>,
     auth: Option<(web::Data<AuthState>, web::Data<LocalDirectory>)>,
+    apps: Option<web::Data<AppsState>>,
     exec: Option<web::Data<ExecState>>,
     readiness: Readiness,
 }
@@ -207,28 +263,50 @@ async fn rate_limits(settings: &Settings) -> anyhow::Result<RateLimits> {
     })
 }
 
-async fn assemble(settings: &Settings, role: Role) -> anyhow::Result<Parts> {
+async fn assemble(
+    settings: &Settings,
+    role: Role,
+    catalog: Arc<dyn ConnectorCatalog>,
+) -> anyhow::Result<Parts> {
     let mut readiness = Vec::new();
 
     let (access, auth) = if matches!(role, Role::Embedded | Role::Auth) {
         let db = database::open(settings, Owner::Auth).await?;
         readiness.push(db.clone());
         let issuer = &settings.token_issuer;
-        let verifier = Arc::new(Verifier::new(issuer, &settings.token_audience, JwksSource::Local));
+        let verifier = Arc::new(Verifier::new(
+            issuer,
+            &settings.token_audience,
+            JwksSource::Local,
+        ));
         let state = web::Data::new(auth_state(settings, db.clone(), verifier.clone()).await?);
         spawn_key_reload(state.clone(), settings);
         let directory = LocalDirectory { db };
-        let access = Access { verifier, directory: Arc::new(directory.clone()) };
+        let access = Access {
+            verifier,
+            directory: Arc::new(directory.clone()),
+        };
         (access, Some((state, web::Data::new(directory))))
     } else {
         (remote_access(settings).await?, None)
+    };
+
+    let apps = if matches!(role, Role::Embedded | Role::Apps) {
+        let db = database::open(settings, Owner::Apps).await?;
+        readiness.push(db.clone());
+        Some(apps_state(settings, db, catalog)?)
+    } else {
+        None
     };
 
     let exec = if matches!(role, Role::Embedded | Role::Exec) {
         let db = database::open(settings, Owner::Exec).await?;
         readiness.push(db.clone());
         let exec_settings = ExecSettings {
-            redis_url: settings.redis_url.as_ref().map(|url| url.expose().to_string()),
+            redis_url: settings
+                .redis_url
+                .as_ref()
+                .map(|url| url.expose().to_string()),
             runtime: RuntimeSettings {
                 cache_dir: Some(settings.data_dir.join("artifacts")),
                 ..RuntimeSettings::default()
@@ -240,10 +318,13 @@ async fn assemble(settings: &Settings, role: Role) -> anyhow::Result<Parts> {
         None
     };
 
-    if role == Role::Embedded {
-        keys::encryption_key(settings)?;
-    }
-    Ok(Parts { access: web::Data::new(access), auth, exec, readiness: Readiness(readiness) })
+    Ok(Parts {
+        access: web::Data::new(access),
+        auth,
+        apps,
+        exec,
+        readiness: Readiness(readiness),
+    })
 }
 
 /// Builds the access checks of a service in its own process: it verifies tokens with the auth
@@ -258,20 +339,39 @@ async fn remote_access(settings: &Settings) -> anyhow::Result<Access> {
         url: format!("{auth_url}/.well-known/jwks.json"),
         client: reqwest::Client::new(),
     };
-    let verifier =
-        Arc::new(Verifier::new(&settings.token_issuer, &settings.token_audience, source));
+    let verifier = Arc::new(Verifier::new(
+        &settings.token_issuer,
+        &settings.token_audience,
+        source,
+    ));
     verifier.refresh().await;
     let directory = HttpDirectory::new(auth_url, token.expose());
-    Ok(Access { verifier, directory: Arc::new(directory) })
+    Ok(Access {
+        verifier,
+        directory: Arc::new(directory),
+    })
 }
 
 /// Starts the routes of `role` on a bound listener.
+// TODO: pass the exec service's connector catalog; with the empty catalog no resource can be
+// created yet.
 pub async fn start(
     settings: Settings,
     role: Role,
     listener: TcpListener,
 ) -> anyhow::Result<Running> {
-    let parts = assemble(&settings, role).await?;
+    start_with_catalog(settings, role, listener, Arc::new(EmptyCatalog)).await
+}
+
+/// Starts the routes of `role` on a bound listener, with the connector catalog the apps
+/// service validates resources and actions against.
+pub async fn start_with_catalog(
+    settings: Settings,
+    role: Role,
+    listener: TcpListener,
+    catalog: Arc<dyn ConnectorCatalog>,
+) -> anyhow::Result<Running> {
+    let parts = assemble(&settings, role, catalog).await?;
     let address = listener.local_addr()?;
     let limit = settings.max_body_bytes;
     let service_token = web::Data::new(ServiceToken(
@@ -302,8 +402,15 @@ pub async fn start(
         if let Some(limits) = &limits {
             app = app.app_data(limits.clone());
         }
+        if let Some(state) = &parts.apps {
+            app = app
+                .app_data(state.clone())
+                .configure(trellis_apps::configure);
+        }
         if let Some(exec) = &parts.exec {
-            app = app.app_data(exec.clone()).configure(trellis_exec::configure);
+            app = app
+                .app_data(exec.clone())
+                .configure(trellis_exec::configure);
         }
         if let Some((state, directory)) = &parts.auth {
             app = app

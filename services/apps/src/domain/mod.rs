@@ -1,0 +1,35 @@
+//! Validated inputs: raw request fields become these types at the edge.
+
+pub mod access;
+pub mod action;
+pub mod config;
+pub mod document;
+
+use crate::error::{AppsError, AppsResult};
+
+/// Maximum characters in a name (resource, app, action).
+pub const MAX_NAME_CHARS: usize = 100;
+
+/// Validates a display name: trimmed, not empty, at most 100 characters, no control characters.
+pub fn parse_name(field: &str, raw: &str) -> AppsResult<String> {
+    let name = raw.trim();
+    if name.is_empty() {
+        return Err(AppsError::invalid(
+            field,
+            format!("`{field}` must not be empty"),
+        ));
+    }
+    if name.chars().count() > MAX_NAME_CHARS {
+        return Err(AppsError::invalid(
+            field,
+            format!("`{field}` must have at most {MAX_NAME_CHARS} characters"),
+        ));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(AppsError::invalid(
+            field,
+            format!("`{field}` must not contain control characters"),
+        ));
+    }
+    Ok(name.to_string())
+}
