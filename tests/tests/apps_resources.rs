@@ -6,7 +6,7 @@ use sea_orm::EntityTrait;
 use serde_json::json;
 use trellis_tests::apps::{id_of, service_account_json, Fixture, DB_PASSWORD, PEM_KEY};
 
-/// Every secret of the fixtures, and a distinctive piece of each.
+/// Returns a distinctive piece of every secret of the fixtures.
 fn secret_fragments() -> Vec<String> {
     vec![
         DB_PASSWORD.to_string(),

@@ -1,5 +1,5 @@
 //! Every resource, app, action, release and audit route, called by every role, responds as the
-//! role table says; another workspace's ids get 404; changes land in the audit log.
+//! role table sets out. Another workspace's ids get 404, and changes land in the audit log.
 
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};

@@ -13,7 +13,7 @@ pub struct ConnectorManifest {
     pub id: String,
     pub version: String,
     /// JSON Schema of a resource's config. A property marked `"x-secret": true` or
-    /// `"writeOnly": true` holds a secret.
+    /// `"writeOnly": true` contains a secret.
     pub config_schema: Value,
     /// Further secret config fields as dotted paths, for connectors that list them apart
     /// from the schema.

@@ -1,6 +1,6 @@
 //! Encryption of secret config values: AES-256-GCM under a key ring.
 //!
-//! Each ciphertext is stored with the id of the key that sealed it. The ring holds the current
+//! Each ciphertext is stored with the id of the key that sealed it. The ring contains the current
 //! key, which seals everything new, and previous keys, which only open old ciphertext, so keys
 //! can rotate while the service keeps serving. A key id is derived from the key itself (the
 //! first 12 hex digits of a SHA-256 over a fixed label and the key), so the same key always has

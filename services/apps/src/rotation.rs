@@ -26,9 +26,9 @@ pub struct RotationReport {
 /// other than the current one.
 ///
 /// Each row is swapped only if it is unchanged since it was read, so an update that a user
-/// makes meanwhile wins; that update is sealed under whichever key its server holds, and a
-/// later pass picks it up if that is still an old key. Old keys must stay in the ring until a
-/// pass reports nothing remaining.
+/// makes meanwhile wins. That update is sealed under the key its server has loaded, and a later
+/// pass picks it up if that is still an old key. Old keys must stay in the ring until a pass
+/// reports nothing remaining.
 pub async fn reencrypt_all(
     db: &DatabaseConnection,
     keys: &EncryptionKeys,

@@ -1,4 +1,4 @@
-//! What the exec service asks of the apps service to run an action.
+//! Loading of actions for runs, which the exec service calls.
 
 use uuid::Uuid;
 
@@ -9,7 +9,7 @@ use crate::error::{AppsError, AppsResult};
 use crate::storage::{actions, apps, releases, resources};
 use crate::{secrets, AppsState};
 
-/// Which definition of an action a run uses.
+/// Definition of an action that a run uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stage {
     /// The draft, which editors run while building the app.

@@ -97,8 +97,8 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
         } => {
             let key_id = keys::rotate_encryption_key(&settings)?;
             println!("new encryption key {key_id}");
-            // Running servers load the new key within one reload interval; waiting that long
-            // means few secrets are still written under the old key after the pass.
+            // Running servers load the new key within one reload interval. Waiting that long
+            // first leaves few secrets written under the old key after the pass.
             let wait = server::ENCRYPTION_KEY_RELOAD_SECONDS + 2;
             println!("waiting {wait} seconds for running servers to load it");
             tokio::time::sleep(std::time::Duration::from_secs(wait)).await;

@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use crate::error::{AppsError, AppsResult};
 
-/// Most entries in each of an app's role and member lists.
+/// Maximum entries in each of an app's role and member lists.
 pub const MAX_ACCESS_ENTRIES: usize = 500;
 
 /// Access rules of an app.

@@ -28,7 +28,7 @@ pub struct FrozenAction {
     pub timeout_ms: u64,
     /// Seconds an identical run's result is reused; 0 turns caching off.
     pub cache_ttl_seconds: u64,
-    /// Whether the app asks the user to confirm before a run.
+    /// Whether the app requests confirmation from the user before a run.
     pub requires_confirmation: bool,
 }
 
@@ -49,20 +49,20 @@ impl From<&action::Model> for FrozenAction {
     }
 }
 
-/// Shortest run timeout an action may set, in milliseconds.
+/// Minimum run timeout of an action, in milliseconds.
 pub const MIN_TIMEOUT_MS: u64 = 100;
-/// Longest run timeout an action may set, in milliseconds (5 minutes).
+/// Maximum run timeout of an action, in milliseconds (5 minutes).
 pub const MAX_TIMEOUT_MS: u64 = 300_000;
 /// Run timeout of an action that sets none, in milliseconds.
 pub const DEFAULT_TIMEOUT_MS: u64 = 30_000;
-/// Longest cache lifetime an action may set, in seconds (one day).
+/// Maximum cache lifetime of an action, in seconds (one day).
 pub const MAX_CACHE_TTL_SECONDS: u64 = 86_400;
-/// Most bytes in an action's input, serialized as compact JSON.
+/// Maximum size of an action's input in bytes, serialized as compact JSON.
 pub const MAX_INPUT_BYTES: usize = 256 * 1024;
-/// Most bytes in a jq transformer.
+/// Maximum size of a jq transformer in bytes.
 pub const MAX_TRANSFORMER_BYTES: usize = 16 * 1024;
 
-/// Checks that every string in `input` that holds a template parses as a minijinja template.
+/// Checks that every string in `input` that contains a template parses as a minijinja template.
 /// Errors name the field by its dotted path under `input`.
 pub fn validate_input(input: &Value) -> AppsResult<()> {
     let size = serde_json::to_vec(input)
@@ -88,7 +88,7 @@ fn check_templates(
             environment.template_from_str(text).map_err(|error| {
                 AppsError::invalid(
                     path,
-                    format!("`{path}` holds a template that does not parse: {error}"),
+                    format!("`{path}` contains a template that does not parse: {error}"),
                 )
             })?;
             Ok(())

@@ -181,10 +181,19 @@ pub fn validate(
     } else {
         format!("config.{dotted}")
     };
-    let in_secret = secret_paths
-        .iter()
-        .any(|path| dotted == *path || dotted.starts_with(&format!("{path}.")));
-    let message = if in_secret {
+    // Messages quote the failing value, so an error on a secret, or on an object that contains
+    // one, is reported by keyword alone. Missing and unexpected properties quote names only.
+    let touches_secret = secret_paths.iter().any(|path| {
+        dotted.is_empty()
+            || dotted == *path
+            || dotted.starts_with(&format!("{path}."))
+            || path.starts_with(&format!("{dotted}."))
+    });
+    let quotes_names_only = matches!(
+        error.kind,
+        ValidationErrorKind::Required { .. } | ValidationErrorKind::AdditionalProperties { .. }
+    );
+    let message = if touches_secret && !quotes_names_only {
         let keyword = error.schema_path.to_string();
         let keyword = keyword.rsplit('/').next().unwrap_or("").to_string();
         format!("Field `{field}` does not satisfy the connector's schema (keyword `{keyword}`)")
@@ -256,6 +265,19 @@ mod tests {
         };
         assert_eq!(field, "config.password");
         assert!(!message.contains("abc"), "{message}");
+    }
+
+    #[test]
+    fn error_on_object_holding_secret_omits_value() {
+        let mut manifest = manifest();
+        manifest.config_schema["not"] = json!({"required": ["password"]});
+        let paths = secret_paths(&manifest);
+        let config = SecretConfig::new(json!({"host": "db", "password": "hunter22"}));
+        let error = validate(&manifest, &config, &paths).unwrap_err();
+        let AppsError::Validation { message, .. } = error else {
+            panic!("expected a validation error");
+        };
+        assert!(!message.contains("hunter22"), "{message}");
     }
 
     #[test]

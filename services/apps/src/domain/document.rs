@@ -5,7 +5,7 @@ use serde_json::Value;
 
 use crate::error::{AppsError, AppsResult};
 
-/// Most bytes in an app document, serialized as compact JSON (5 MiB).
+/// Maximum size of an app document in bytes, serialized as compact JSON (5 MiB).
 pub const MAX_DOCUMENT_BYTES: usize = 5 * 1024 * 1024;
 
 /// Keys every app document has.

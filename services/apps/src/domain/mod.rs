@@ -7,7 +7,7 @@ pub mod document;
 
 use crate::error::{AppsError, AppsResult};
 
-/// Most characters in a name (resource, app, action).
+/// Maximum characters in a name (resource, app, action).
 pub const MAX_NAME_CHARS: usize = 100;
 
 /// Validates a display name: trimmed, not empty, at most 100 characters, no control characters.

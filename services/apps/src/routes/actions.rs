@@ -37,7 +37,7 @@ pub struct ActionRequest {
     pub timeout_ms: Option<u64>,
     /// Seconds an identical run's result is reused, 0 to 86400 (default 0: no caching).
     pub cache_ttl_seconds: Option<u64>,
-    /// Whether the app asks the user to confirm before a run (default false).
+    /// Whether the app requests confirmation from the user before a run (default false).
     pub requires_confirmation: Option<bool>,
 }
 

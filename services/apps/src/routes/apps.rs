@@ -25,7 +25,7 @@ pub struct AppRequest {
     /// Defaults to an empty document.
     #[schema(value_type = Option<Object>)]
     pub document: Option<Value>,
-    /// Who may open the app's releases; every member by default.
+    /// Access rules for the app's releases; every member may open them by default.
     pub access: Option<AppAccess>,
 }
 

@@ -20,7 +20,7 @@ pub struct AuditEventView {
     pub actor_user_id: Option<Uuid>,
     /// The API key that made the change, when one did.
     pub actor_api_key_id: Option<Uuid>,
-    /// What happened, such as `resource.create` or `release.rollback`.
+    /// Kind of change, such as `resource.create` or `release.rollback`.
     pub action: String,
     pub target_type: String,
     pub target_id: Uuid,

@@ -32,7 +32,7 @@ pub struct ReleaseView {
     pub created_at: DateTime<Utc>,
 }
 
-/// What an app's user needs to open a release: the document and how to run its actions.
+/// A release as its users open it: the document and the actions they may run.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct OpenedApp {
     pub app_id: Uuid,

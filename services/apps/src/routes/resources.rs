@@ -31,8 +31,8 @@ pub struct ResourceRequest {
     pub config: Value,
 }
 
-/// Changes to a resource. A new `config` replaces the stored one, except that a secret field it
-/// omits keeps its stored value; a secret field set to `null` is removed.
+/// Changes to a resource. A new `config` replaces the stored one, but a secret field it omits
+/// keeps its stored value. A secret field set to `null` is removed.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResourcePatch {

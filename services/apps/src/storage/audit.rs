@@ -18,7 +18,7 @@ pub struct Actor {
 
 /// One change to record.
 pub struct Event<'a> {
-    /// What happened, such as `resource.create`.
+    /// Kind of change, such as `resource.create`.
     pub action: &'a str,
     pub target_type: &'a str,
     pub target_id: Uuid,

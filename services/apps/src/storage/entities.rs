@@ -153,7 +153,7 @@ pub mod audit_event {
         pub workspace_id: Uuid,
         pub actor_user_id: Option<Uuid>,
         pub actor_api_key_id: Option<Uuid>,
-        /// What happened, such as `resource.create`.
+        /// Kind of change, such as `resource.create`.
         pub action: String,
         pub target_type: String,
         pub target_id: Uuid,
