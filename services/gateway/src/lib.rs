@@ -73,6 +73,7 @@ pub fn upstream_for(path: &str) -> Option<Upstream> {
             Some(Upstream::Auth)
         }
         ["api", "v1", "plugins", ..] => Some(Upstream::Exec),
+        ["api", "v1", "public", "apps", _] => Some(Upstream::Apps),
         ["api", "v1", "workspaces"] | ["api", "v1", "workspaces", _] => Some(Upstream::Auth),
         ["api", "v1", "workspaces", _, area, rest @ ..] => match *area {
             "members" | "invites" | "api-keys" => Some(Upstream::Auth),
@@ -199,6 +200,14 @@ mod tests {
         );
         assert_eq!(
             upstream_for("/api/v1/workspaces/w/apps/a/actions/x"),
+            Some(Upstream::Apps)
+        );
+    }
+
+    #[test]
+    fn public_app_links_go_to_apps() {
+        assert_eq!(
+            upstream_for("/api/v1/public/apps/0190c0de-0000-7000-8000-000000000000"),
             Some(Upstream::Apps)
         );
     }
