@@ -238,6 +238,16 @@ pub async fn update(
         ));
     }
 
+    let changed: Vec<&str> = [
+        name.as_ref().map(|_| "name"),
+        body.plugin_id.as_ref().map(|_| "plugin_id"),
+        body.plugin_version.as_ref().map(|_| "plugin_version"),
+        body.config.as_ref().map(|_| "config"),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+
     let stored = resources::find(&state.db, workspace_id, resource_id)
         .await?
         .ok_or(AppsError::NotFound("The resource"))?;
@@ -256,14 +266,6 @@ pub async fn update(
         }
         None => (stored.config.clone(), stored_secrets),
     };
-    let changed: Vec<&str> = [
-        name.as_ref().map(|_| "name"),
-        body.plugin_id.as_ref().map(|_| "plugin_id"),
-        body.plugin_version.as_ref().map(|_| "plugin_version"),
-    ]
-    .into_iter()
-    .flatten()
-    .collect();
     let name = name.unwrap_or(stored.name.clone());
     let fields = prepare(
         &state,
