@@ -18,7 +18,8 @@ use crate::storage::entities::resource;
 use crate::storage::resources::{self, ResourceFields};
 use crate::{secrets, AppsData, AppsState};
 
-#[derive(Debug, Deserialize, ToSchema)]
+/// A new resource. It has no `Debug` output because its config contains secrets.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResourceRequest {
     pub name: String,
@@ -33,7 +34,7 @@ pub struct ResourceRequest {
 
 /// Changes to a resource. A new `config` replaces the stored one, but a secret field it omits
 /// keeps its stored value. A secret field set to `null` is removed.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResourcePatch {
     pub name: Option<String>,
