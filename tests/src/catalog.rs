@@ -1,5 +1,6 @@
 //! A connector catalog for tests, holding real JSON Schemas of a SQL and a Google Sheets
-//! connector. The real catalog is the exec service's.
+//! connector. The real catalog is the exec service's. The connector id `offline` stands for a
+//! catalog that cannot be reached.
 
 use std::sync::Mutex;
 
@@ -89,6 +90,9 @@ impl ConnectorCatalog for TestCatalog {
         plugin_id: &str,
         version: &str,
     ) -> Result<Option<ConnectorManifest>, CatalogError> {
+        if plugin_id == "offline" {
+            return Err(CatalogError("the exec service did not respond".into()));
+        }
         let manifest = match (plugin_id, version) {
             ("sql", "1.0.0") => Some(sql_manifest()),
             ("sheets", "1.0.0") => Some(sheets_manifest()),

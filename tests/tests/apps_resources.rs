@@ -100,6 +100,32 @@ async fn config_is_validated_against_schema() {
 }
 
 #[tokio::test]
+async fn unreachable_catalog_gets_503() {
+    let fixture = Fixture::start().await;
+
+    let reply = fixture
+        .send(
+            Method::POST,
+            "/resources",
+            &fixture.owner.access,
+            Some(json!({"name": "db", "plugin_id": "offline", "plugin_version": "1.0.0", "config": {}})),
+        )
+        .await;
+
+    assert_eq!(
+        reply.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{}",
+        reply.text
+    );
+    assert!(
+        !reply.text.contains("did not respond"),
+        "the cause stays in the log"
+    );
+    fixture.server.stop().await;
+}
+
+#[tokio::test]
 async fn unknown_connector_is_rejected() {
     let fixture = Fixture::start().await;
 

@@ -148,6 +148,21 @@ async fn every_route_enforces_its_role() {
 }
 
 #[tokio::test]
+async fn anonymous_calls_get_401() {
+    let fixture = Fixture::start().await;
+    let targets = targets(&fixture).await;
+
+    for (method, path, body, _) in routes(&targets) {
+        let reply = fixture
+            .server
+            .call(method.clone(), &fixture.path(&path), None, body)
+            .await;
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{method} {path}");
+    }
+    fixture.server.stop().await;
+}
+
+#[tokio::test]
 async fn deletes_enforce_their_role() {
     let fixture = Fixture::start().await;
     for role in ["viewer", "editor", "admin"] {

@@ -123,10 +123,11 @@ async fn remote_directory_resolves_roles_and_keys() {
 async fn separate_service_verifies_tokens_with_auth_jwks() {
     let auth = auth_process().await;
     let owner = auth.signup("owner").await;
+    // The apps process keeps its data beside the auth process's, in the test's own folder.
     let settings = Settings {
         auth_url: format!("http://{}", auth.address),
         service_token: Some(Secret::new(SERVICE_TOKEN)),
-        ..Settings::default()
+        ..auth.settings.clone()
     };
 
     let listener = trellis::bind("127.0.0.1:0".parse().unwrap()).unwrap();

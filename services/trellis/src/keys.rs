@@ -157,15 +157,24 @@ pub fn rotate_encryption_key(settings: &Settings) -> anyhow::Result<String> {
     }
     previous.push_str(old.expose());
     previous.push('\n');
-    write_private(&path, previous.as_bytes())?;
+    replace_private(&path, previous.as_bytes())?;
 
     let mut bytes = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
     let encoded = STANDARD.encode(bytes);
-    write_private(
+    replace_private(
         &settings.data_dir.join(ENCRYPTION_KEY_FILE),
         encoded.as_bytes(),
     )?;
     let keys = encryption_keys(settings)?;
     Ok(keys.current_id().to_string())
+}
+
+/// Writes a private file through a temporary file and a rename, so a crash leaves either the
+/// old or the new content, never a truncated key.
+fn replace_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let temporary = path.with_extension("tmp");
+    write_private(&temporary, bytes)?;
+    std::fs::rename(&temporary, path)
+        .with_context(|| format!("replacing {} with {}", path.display(), temporary.display()))
 }

@@ -159,7 +159,7 @@ pub fn validate_params_schema(schema: &Value) -> AppsResult<()> {
             format!("`params_schema` is not a valid JSON Schema: {error}"),
         ));
     }
-    jsonschema::validator_for(schema).map_err(|error| {
+    super::compile_schema(schema).map_err(|error| {
         AppsError::invalid(
             "params_schema",
             format!("`params_schema` does not compile: {error}"),
@@ -237,6 +237,18 @@ mod tests {
     fn invalid_params_schema_is_rejected() {
         let schema = json!({"type": "not-a-type"});
         assert_eq!(field_of(validate_params_schema(&schema)), "params_schema");
+    }
+
+    #[test]
+    fn params_schema_with_file_reference_is_rejected() {
+        let schema = json!({"$ref": "file:///etc/passwd"});
+        assert_eq!(field_of(validate_params_schema(&schema)), "params_schema");
+    }
+
+    #[test]
+    fn params_schema_with_local_reference_compiles() {
+        let schema = json!({"$defs": {"n": {"type": "integer"}}, "properties": {"a": {"$ref": "#/$defs/n"}}});
+        assert!(validate_params_schema(&schema).is_ok());
     }
 
     #[test]

@@ -154,7 +154,7 @@ pub fn validate(
             "`config` must be a JSON object",
         ));
     }
-    let validator = jsonschema::validator_for(&manifest.config_schema).map_err(|error| {
+    let validator = super::compile_schema(&manifest.config_schema).map_err(|error| {
         AppsError::Internal(anyhow::anyhow!(
             "the config schema of connector {}@{} is invalid: {error}",
             manifest.id,

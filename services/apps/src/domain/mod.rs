@@ -5,7 +5,31 @@ pub mod action;
 pub mod config;
 pub mod document;
 
+use serde_json::Value;
+
 use crate::error::{AppsError, AppsResult};
+
+/// Compiles a JSON Schema whose `$ref`s may point only inside the schema itself. Remote and
+/// file references are rejected whatever features the `jsonschema` crate was built with, so a
+/// tenant's schema cannot make the server read files or send requests.
+pub fn compile_schema(
+    schema: &Value,
+) -> Result<jsonschema::Validator, jsonschema::ValidationError<'static>> {
+    jsonschema::options()
+        .with_retriever(NoExternalReferences)
+        .build(schema)
+}
+
+struct NoExternalReferences;
+
+impl jsonschema::Retrieve for NoExternalReferences {
+    fn retrieve(
+        &self,
+        uri: &jsonschema::Uri<String>,
+    ) -> Result<Value, Box<dyn std::error::Error + Send + Sync>> {
+        Err(format!("external schema references are not allowed: {uri}").into())
+    }
+}
 
 /// Maximum characters in a name (resource, app, action).
 pub const MAX_NAME_CHARS: usize = 100;

@@ -18,7 +18,8 @@ use crate::storage::entities::resource;
 use crate::storage::resources::{self, ResourceFields};
 use crate::{secrets, AppsData, AppsState};
 
-#[derive(Debug, Deserialize, ToSchema)]
+/// A new resource. It has no `Debug` output because its config contains secrets.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResourceRequest {
     pub name: String,
@@ -33,7 +34,7 @@ pub struct ResourceRequest {
 
 /// Changes to a resource. A new `config` replaces the stored one, but a secret field it omits
 /// keeps its stored value. A secret field set to `null` is removed.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResourcePatch {
     pub name: Option<String>,
@@ -238,6 +239,16 @@ pub async fn update(
         ));
     }
 
+    let changed: Vec<&str> = [
+        name.as_ref().map(|_| "name"),
+        body.plugin_id.as_ref().map(|_| "plugin_id"),
+        body.plugin_version.as_ref().map(|_| "plugin_version"),
+        body.config.as_ref().map(|_| "config"),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+
     let stored = resources::find(&state.db, workspace_id, resource_id)
         .await?
         .ok_or(AppsError::NotFound("The resource"))?;
@@ -256,14 +267,6 @@ pub async fn update(
         }
         None => (stored.config.clone(), stored_secrets),
     };
-    let changed: Vec<&str> = [
-        name.as_ref().map(|_| "name"),
-        body.plugin_id.as_ref().map(|_| "plugin_id"),
-        body.plugin_version.as_ref().map(|_| "plugin_version"),
-    ]
-    .into_iter()
-    .flatten()
-    .collect();
     let name = name.unwrap_or(stored.name.clone());
     let fields = prepare(
         &state,
