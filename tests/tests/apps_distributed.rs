@@ -35,6 +35,7 @@ async fn apps_process_serves_through_gateway() {
         gateway_settings,
         trellis::bind("127.0.0.1:0".parse().unwrap()).unwrap(),
     )
+    .await
     .unwrap();
     let owner = auth.signup("owner").await;
     let workspace = auth.workspace(&owner, "Acme").await;

@@ -72,9 +72,14 @@ impl Hasher {
                     .verify_password(secret.as_bytes(), &parsed)
                     .is_ok()
                     && known;
-                let current = Params::try_from(&parsed).ok();
-                let outdated =
-                    parsed.algorithm != argon2::ARGON2ID_IDENT || current.as_ref() != Some(&params);
+                // Output length is not compared: stored hashes always name it, and it does
+                // not change the cost.
+                let stored_cost = Params::try_from(&parsed)
+                    .ok()
+                    .map(|p| (p.m_cost(), p.t_cost(), p.p_cost()));
+                let wanted_cost = (params.m_cost(), params.t_cost(), params.p_cost());
+                let outdated = parsed.algorithm != argon2::ARGON2ID_IDENT
+                    || stored_cost != Some(wanted_cost);
                 let rehashed = if matches && outdated {
                     Some(hash_with(&params, secret.as_bytes())?)
                 } else {
