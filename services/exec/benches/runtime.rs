@@ -32,14 +32,14 @@ fn echo_bytes() -> Vec<u8> {
     bytes.to_vec()
 }
 
-/// The same work the echo connector does, natively: parse config and input, serialize output.
+/// Does the echo connector's work natively: parses config and input, serializes the output.
 fn native_echo(config: &str, input: &str) -> String {
     let _config: Value = serde_json::from_str(config).unwrap();
     let input: Value = serde_json::from_str(input).unwrap();
     serde_json::to_string(&input).unwrap()
 }
 
-/// A JSON object of about 1 MiB.
+/// Builds a JSON object of about 1 MiB.
 fn one_mib_json() -> Value {
     let rows: Vec<Value> = (0..10_000)
         .map(|index| json!({"id": index, "name": format!("row {index:05}"), "tags": ["a", "b"], "note": "x".repeat(40)}))
