@@ -52,15 +52,36 @@ impl MigrationTrait for CreatePlugins {
             .create_table(
                 Table::create()
                     .table(ExecPlugins::Table)
-                    .col(ColumnDef::new(ExecPlugins::Id).uuid().not_null().primary_key())
+                    .col(
+                        ColumnDef::new(ExecPlugins::Id)
+                            .uuid()
+                            .not_null()
+                            .primary_key(),
+                    )
                     .col(ColumnDef::new(ExecPlugins::WorkspaceId).uuid().not_null())
-                    .col(ColumnDef::new(ExecPlugins::PluginKey).string_len(64).not_null())
-                    .col(ColumnDef::new(ExecPlugins::Version).string_len(64).not_null())
+                    .col(
+                        ColumnDef::new(ExecPlugins::PluginKey)
+                            .string_len(64)
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(ExecPlugins::Version)
+                            .string_len(64)
+                            .not_null(),
+                    )
                     .col(ColumnDef::new(ExecPlugins::Name).string_len(200).not_null())
                     .col(ColumnDef::new(ExecPlugins::Description).text().not_null())
                     .col(ColumnDef::new(ExecPlugins::Manifest).json().not_null())
-                    .col(ColumnDef::new(ExecPlugins::ContentHash).string_len(64).not_null())
-                    .col(ColumnDef::new(ExecPlugins::SizeBytes).big_integer().not_null())
+                    .col(
+                        ColumnDef::new(ExecPlugins::ContentHash)
+                            .string_len(64)
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(ExecPlugins::SizeBytes)
+                            .big_integer()
+                            .not_null(),
+                    )
                     .col(ColumnDef::new(ExecPlugins::CreatedBy).uuid().null())
                     .col(
                         ColumnDef::new(ExecPlugins::CreatedAt)
@@ -89,8 +110,16 @@ impl MigrationTrait for CreatePlugins {
             .create_table(
                 Table::create()
                     .table(ExecComponents::Table)
-                    .col(ColumnDef::new(ExecComponents::WorkspaceId).uuid().not_null())
-                    .col(ColumnDef::new(ExecComponents::ContentHash).string_len(64).not_null())
+                    .col(
+                        ColumnDef::new(ExecComponents::WorkspaceId)
+                            .uuid()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(ExecComponents::ContentHash)
+                            .string_len(64)
+                            .not_null(),
+                    )
                     .col(ColumnDef::new(ExecComponents::Bytes).blob().not_null())
                     .col(
                         ColumnDef::new(ExecComponents::CreatedAt)
@@ -108,7 +137,11 @@ impl MigrationTrait for CreatePlugins {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager.drop_table(Table::drop().table(ExecComponents::Table).to_owned()).await?;
-        manager.drop_table(Table::drop().table(ExecPlugins::Table).to_owned()).await
+        manager
+            .drop_table(Table::drop().table(ExecComponents::Table).to_owned())
+            .await?;
+        manager
+            .drop_table(Table::drop().table(ExecPlugins::Table).to_owned())
+            .await
     }
 }
