@@ -1,6 +1,7 @@
 //! Database migrations, one set per service. On PostgreSQL each service's tables live in a
 //! schema of the service's name; on SQLite each service has its own database file.
 
+pub mod apps;
 pub mod auth;
 pub mod exec;
 

@@ -4,7 +4,11 @@
 //! `TRELLIS_TEST_DATABASE=postgres` selects PostgreSQL at `TRELLIS_TEST_POSTGRES_URL`
 //! (default `postgres://postgres@127.0.0.1:5432/postgres`); anything else uses SQLite.
 
+pub mod apps;
+pub mod catalog;
+
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
@@ -37,6 +41,7 @@ pub struct TestServer {
     pub client: reqwest::Client,
     pub settings: Settings,
     running: Option<Running>,
+    catalog: Arc<dyn trellis_apps::ConnectorCatalog>,
     _data: tempfile::TempDir,
 }
 
@@ -89,6 +94,15 @@ impl TestServer {
 
     /// Starts the embedded server after `adjust` changes the settings.
     pub async fn start_with(adjust: impl FnOnce(&mut Settings)) -> TestServer {
+        TestServer::start_with_catalog(adjust, Arc::new(trellis_apps::EmptyCatalog)).await
+    }
+
+    /// Starts the embedded server with a connector catalog, after `adjust` changes the
+    /// settings.
+    pub async fn start_with_catalog(
+        adjust: impl FnOnce(&mut Settings),
+        catalog: Arc<dyn trellis_apps::ConnectorCatalog>,
+    ) -> TestServer {
         trellis_telemetry::init_logging("error", false);
         let data = tempfile::tempdir().expect("a temporary folder");
         let mut settings = Settings {
@@ -102,14 +116,20 @@ impl TestServer {
         adjust(&mut settings);
 
         let listener = trellis::bind("127.0.0.1:0".parse().unwrap()).unwrap();
-        let running = trellis::start(settings.clone(), trellis::Role::Embedded, listener)
-            .await
-            .expect("the server starts");
+        let running = trellis::start_with_catalog(
+            settings.clone(),
+            trellis::Role::Embedded,
+            listener,
+            catalog.clone(),
+        )
+        .await
+        .expect("the server starts");
         TestServer {
             address: running.address,
             client: reqwest::Client::new(),
             settings,
             running: Some(running),
+            catalog,
             _data: data,
         }
     }
@@ -123,15 +143,21 @@ impl TestServer {
         let mut settings = self.settings.clone();
         adjust(&mut settings);
         let listener = trellis::bind("127.0.0.1:0".parse().unwrap()).unwrap();
-        let running = trellis::start(settings.clone(), trellis::Role::Embedded, listener)
-            .await
-            .expect("the server starts again");
+        let running = trellis::start_with_catalog(
+            settings.clone(),
+            trellis::Role::Embedded,
+            listener,
+            self.catalog.clone(),
+        )
+        .await
+        .expect("the server starts again");
         let data = std::mem::replace(&mut self._data, tempfile::tempdir().unwrap());
         TestServer {
             address: running.address,
             client: reqwest::Client::new(),
             settings,
             running: Some(running),
+            catalog: self.catalog.clone(),
             _data: data,
         }
     }
@@ -253,6 +279,13 @@ impl TestServer {
 /// Opens a direct connection to the server's auth database, for checks a client cannot make.
 pub async fn auth_db(server: &TestServer) -> sea_orm::DatabaseConnection {
     trellis::database::connect(&server.settings, trellis::database::Owner::Auth)
+        .await
+        .unwrap()
+}
+
+/// Opens a direct connection to the server's apps database, for checks a client cannot make.
+pub async fn apps_db(server: &TestServer) -> sea_orm::DatabaseConnection {
+    trellis::database::connect(&server.settings, trellis::database::Owner::Apps)
         .await
         .unwrap()
 }

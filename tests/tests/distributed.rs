@@ -21,7 +21,9 @@ async fn gateway_forwards_public_routes_to_auth() {
         ..Settings::default()
     };
     let listener = trellis::bind("127.0.0.1:0".parse().unwrap()).unwrap();
-    let gateway = trellis::server::start_gateway(settings, listener).unwrap();
+    let gateway = trellis::server::start_gateway(settings, listener)
+        .await
+        .unwrap();
     let base = format!("http://{}", gateway.address);
     let client = reqwest::Client::new();
 
@@ -68,6 +70,7 @@ async fn gateway_answers_502_when_upstream_is_down() {
         settings,
         trellis::bind("127.0.0.1:0".parse().unwrap()).unwrap(),
     )
+    .await
     .unwrap();
 
     let reply = reqwest::get(format!("http://{}/api/v1/me", gateway.address))
@@ -120,10 +123,11 @@ async fn remote_directory_resolves_roles_and_keys() {
 async fn separate_service_verifies_tokens_with_auth_jwks() {
     let auth = auth_process().await;
     let owner = auth.signup("owner").await;
+    // The apps process keeps its data beside the auth process's, in the test's own folder.
     let settings = Settings {
         auth_url: format!("http://{}", auth.address),
         service_token: Some(Secret::new(SERVICE_TOKEN)),
-        ..Settings::default()
+        ..auth.settings.clone()
     };
 
     let listener = trellis::bind("127.0.0.1:0".parse().unwrap()).unwrap();

@@ -101,6 +101,12 @@ pub struct Settings {
     pub login_max_failures: u32,
     /// Length of the failed-login window, in seconds.
     pub login_window_seconds: u64,
+    /// Requests per minute each client address may send to sign-up, sign-in and refresh routes.
+    pub rate_limit_auth_per_minute: u32,
+    /// Requests per minute each workspace may send to its tenant routes.
+    pub rate_limit_workspace_per_minute: u32,
+    /// Requests per minute each API key may send.
+    pub rate_limit_api_key_per_minute: u32,
     /// Argon2id memory cost in KiB (OWASP: 19456).
     pub argon2_memory_kib: u32,
     /// Argon2id iterations (OWASP: 2).
@@ -139,6 +145,9 @@ impl Default for Settings {
             max_body_bytes: 1024 * 1024,
             login_max_failures: 5,
             login_window_seconds: 15 * 60,
+            rate_limit_auth_per_minute: 60,
+            rate_limit_workspace_per_minute: 3000,
+            rate_limit_api_key_per_minute: 1200,
             argon2_memory_kib: 19 * 1024,
             argon2_iterations: 2,
             argon2_parallelism: 1,
@@ -221,6 +230,24 @@ impl Settings {
         }
         if self.max_body_bytes < 1024 {
             return invalid("max_body_bytes", "must be at least 1024");
+        }
+        for (key, value) in [
+            (
+                "rate_limit_auth_per_minute",
+                self.rate_limit_auth_per_minute,
+            ),
+            (
+                "rate_limit_workspace_per_minute",
+                self.rate_limit_workspace_per_minute,
+            ),
+            (
+                "rate_limit_api_key_per_minute",
+                self.rate_limit_api_key_per_minute,
+            ),
+        ] {
+            if value == 0 {
+                return invalid(key, "must be at least 1 request per minute");
+            }
         }
         if self.login_max_failures == 0 {
             return invalid("login_max_failures", "must be at least 1");

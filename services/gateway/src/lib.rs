@@ -1,10 +1,15 @@
 //! The API gateway: in distributed mode it forwards each public route to the service that owns
 //! it. In embedded mode every service is mounted in one app and no forwarding happens.
 
+mod limiter;
+mod rate_limit;
+
 use std::time::Duration;
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
+pub use limiter::{Decision, Limiter, Quota, Unavailable};
+pub use rate_limit::{rate_limit, RateLimits};
 use trellis_problem::{read_limited, BodyLimit, Problem, DEFAULT_BODY_LIMIT};
 
 /// Headers that describe one connection and are never forwarded.
@@ -72,6 +77,7 @@ pub fn upstream_for(path: &str) -> Option<Upstream> {
             Some(Upstream::Auth)
         }
         ["api", "v1", "plugins", ..] => Some(Upstream::Exec),
+        ["api", "v1", "public", "apps", _] => Some(Upstream::Apps),
         ["api", "v1", "workspaces"] | ["api", "v1", "workspaces", _] => Some(Upstream::Auth),
         ["api", "v1", "workspaces", _, area, rest @ ..] => match *area {
             "members" | "invites" | "api-keys" => Some(Upstream::Auth),
@@ -181,6 +187,14 @@ mod tests {
         );
         assert_eq!(
             upstream_for("/api/v1/workspaces/w/apps/a/actions/x"),
+            Some(Upstream::Apps)
+        );
+    }
+
+    #[test]
+    fn public_app_links_go_to_apps() {
+        assert_eq!(
+            upstream_for("/api/v1/public/apps/0190c0de-0000-7000-8000-000000000000"),
             Some(Upstream::Apps)
         );
     }

@@ -62,21 +62,13 @@ impl Metrics {
         }
     }
 
-    /// Registers a service's own counter, returning it for use.
-    pub fn counter(&self, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
-        let counter = IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric");
-        // Registering twice (several apps in one test process) keeps the first counter.
-        match self.registry.register(Box::new(counter.clone())) {
-            Ok(()) => counter,
-            Err(prometheus::Error::AlreadyReg) => self
-                .registry
-                .gather()
-                .iter()
-                .find(|family| family.get_name() == name)
-                .map(|_| counter.clone())
-                .unwrap_or(counter),
-            Err(error) => panic!("metric {name} could not be registered: {error}"),
+    /// Registers a service's own counter once per process and returns it.
+    pub fn counter(&self, name: &str, help: &str) -> prometheus::IntCounter {
+        let counter = prometheus::IntCounter::new(name, help).expect("valid metric");
+        if let Err(error) = self.registry.register(Box::new(counter.clone())) {
+            tracing::error!(%error, metric = name, "registering a metric failed");
         }
+        counter
     }
 }
 

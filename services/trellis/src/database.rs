@@ -12,12 +12,16 @@ use trellis_config::Settings;
 #[derive(Debug, Clone, Copy)]
 pub enum Owner {
     Auth,
+    Apps,
+    Exec,
 }
 
 impl Owner {
     fn schema(self) -> &'static str {
         match self {
             Owner::Auth => "auth",
+            Owner::Apps => "apps",
+            Owner::Exec => "exec",
         }
     }
 }
@@ -57,19 +61,31 @@ pub async fn migrate(db: &DatabaseConnection, owner: Owner) -> anyhow::Result<()
     trellis_migrations::ensure_schema(db, owner.schema()).await?;
     match owner {
         Owner::Auth => trellis_migrations::auth::Migrator::up(db, None).await,
+        Owner::Apps => trellis_migrations::apps::Migrator::up(db, None).await,
+        Owner::Exec => trellis_migrations::exec::Migrator::up(db, None).await,
     }
     .with_context(|| format!("applying the {} migrations", owner.schema()))
 }
 
+/// Connects to the service's database and applies its pending migrations.
+pub async fn open(settings: &Settings, owner: Owner) -> anyhow::Result<DatabaseConnection> {
+    let db = connect(settings, owner).await?;
+    migrate(&db, owner).await?;
+    Ok(db)
+}
+
 /// Connects and migrates every service's database.
 pub async fn connect_all(settings: &Settings) -> anyhow::Result<Databases> {
-    let auth = connect(settings, Owner::Auth).await?;
-    migrate(&auth, Owner::Auth).await?;
-    Ok(Databases { auth })
+    let auth = open(settings, Owner::Auth).await?;
+    let apps = open(settings, Owner::Apps).await?;
+    let exec = open(settings, Owner::Exec).await?;
+    Ok(Databases { auth, apps, exec })
 }
 
 /// Connections of the services that own tables.
 #[derive(Clone)]
 pub struct Databases {
     pub auth: DatabaseConnection,
+    pub apps: DatabaseConnection,
+    pub exec: DatabaseConnection,
 }

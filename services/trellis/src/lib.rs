@@ -6,4 +6,4 @@ pub mod keys;
 pub mod openapi;
 pub mod server;
 
-pub use server::{bind, start, Role, Running};
+pub use server::{bind, start, start_with_catalog, Role, Running};

@@ -45,6 +45,11 @@ enum Command {
 enum KeysCommand {
     /// Add a new signing key; older keys keep verifying until their tokens expire.
     RotateSigning,
+    /// Generate a new encryption key and re-encrypt every stored secret under it; the old key
+    /// is kept as a previous key.
+    Rotate,
+    /// Re-encrypt every stored secret still under a previous key with the current key.
+    Reencrypt,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -87,6 +92,21 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             println!("new signing key {kid}; running services pick it up within 10 seconds");
             return Ok(());
         }
+        Command::Keys {
+            command: KeysCommand::Rotate,
+        } => {
+            let key_id = keys::rotate_encryption_key(&settings)?;
+            println!("new encryption key {key_id}");
+            // Running servers load the new key within one reload interval. Waiting that long
+            // first leaves few secrets written under the old key after the pass.
+            let wait = server::ENCRYPTION_KEY_RELOAD_SECONDS + 2;
+            println!("waiting {wait} seconds for running servers to load it");
+            tokio::time::sleep(std::time::Duration::from_secs(wait)).await;
+            return reencrypt(&settings).await;
+        }
+        Command::Keys {
+            command: KeysCommand::Reencrypt,
+        } => return reencrypt(&settings).await,
         Command::Openapi => {
             print!("{}", trellis::openapi::document_json());
             return Ok(());
@@ -118,9 +138,37 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
     Ok(())
 }
 
+async fn reencrypt(settings: &Settings) -> anyhow::Result<()> {
+    let keys = keys::encryption_keys(settings)?;
+    let db = database::open(settings, database::Owner::Apps).await?;
+    let report = trellis_apps::rotation::reencrypt_all(
+        &db,
+        &keys,
+        trellis_apps::rotation::DEFAULT_BATCH_SIZE,
+    )
+    .await?;
+    println!(
+        "re-encrypted {} resources under key {}; {} still under older keys",
+        report.reencrypted,
+        keys.current_id(),
+        report.remaining
+    );
+    if !report.failed.is_empty() {
+        anyhow::bail!(
+            "{} resources could not be decrypted with any configured key: {:?}",
+            report.failed.len(),
+            report.failed
+        );
+    }
+    if report.remaining > 0 {
+        println!("run `trellis keys reencrypt` again once every server has loaded the new key");
+    }
+    Ok(())
+}
+
 async fn trellis_gateway_main(settings: Settings) -> anyhow::Result<()> {
     let listener = server::bind(settings.listen)?;
-    let running = server::start_gateway(settings, listener)?;
+    let running = server::start_gateway(settings, listener).await?;
     running
         .task
         .await

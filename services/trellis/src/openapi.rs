@@ -37,6 +37,8 @@ struct OperationsApi;
 pub fn document() -> Document {
     let mut document = OperationsApi::openapi();
     document.merge(trellis_auth::AuthApi::openapi());
+    document.merge(trellis_exec::ExecApi::openapi());
+    document.merge(trellis_apps::AppsApi::openapi());
     document.info.version = env!("CARGO_PKG_VERSION").to_string();
     document
 }

@@ -5,16 +5,20 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use actix_web::dev::ServerHandle;
+use actix_web::middleware::from_fn;
 use actix_web::{web, App, HttpResponse, HttpServer};
 use anyhow::Context;
 use sea_orm::DatabaseConnection;
+use trellis_apps::{AppsState, ConnectorCatalog, EmptyCatalog};
 use trellis_auth::{AuthSettings, AuthState, LocalDirectory, ServiceToken};
 use trellis_config::Settings;
+use trellis_exec::{ExecSettings, ExecState, RuntimeSettings};
+use trellis_gateway::{Limiter, Quota, RateLimits};
 use trellis_problem::{BodyLimit, Problem};
 use trellis_telemetry::{configure_health, MetricsMiddleware, RequestIdMiddleware};
 use trellis_tokens::{Access, HttpDirectory, JwksSource, Verifier};
 
-use crate::database::{self, Databases};
+use crate::database::{self, Owner};
 use crate::{keys, openapi};
 
 /// A started server.
@@ -172,37 +176,160 @@ fn spawn_key_reload(state: web::Data<AuthState>, settings: &Settings) {
     });
 }
 
+/// Builds the apps state and keeps its encryption keys in step with the key files.
+fn apps_state(
+    settings: &Settings,
+    db: DatabaseConnection,
+    catalog: Arc<dyn ConnectorCatalog>,
+) -> anyhow::Result<web::Data<AppsState>> {
+    let keys = keys::encryption_keys(settings)?;
+    let state = web::Data::new(AppsState::new(db, keys, catalog));
+    spawn_encryption_key_reload(state.clone(), settings);
+    Ok(state)
+}
+
+/// Seconds between checks of the encryption key files.
+pub const ENCRYPTION_KEY_RELOAD_SECONDS: u64 = 10;
+
+/// Reloads the encryption keys when their files change, so `trellis keys rotate` takes effect
+/// without a restart.
+fn spawn_encryption_key_reload(state: web::Data<AppsState>, settings: &Settings) {
+    let settings = settings.clone();
+    let paths = [
+        settings.data_dir.join("encryption-key"),
+        keys::previous_encryption_keys_path(&settings),
+    ];
+    tokio::spawn(async move {
+        let modified = || {
+            paths
+                .iter()
+                .map(|path| std::fs::metadata(path).and_then(|m| m.modified()).ok())
+                .collect::<Vec<_>>()
+        };
+        let mut last = modified();
+        let mut interval =
+            tokio::time::interval(Duration::from_secs(ENCRYPTION_KEY_RELOAD_SECONDS));
+        loop {
+            interval.tick().await;
+            let now = modified();
+            if now == last {
+                continue;
+            }
+            last = now;
+            match keys::encryption_keys(&settings) {
+                Ok(ring) => {
+                    tracing::info!(key_id = %ring.current_id(), "reloaded encryption keys");
+                    state.set_keys(ring);
+                }
+                Err(error) => tracing::error!(
+                    error = format!("{error:#}"),
+                    "reloading encryption keys failed; keeping the old ones"
+                ),
+            }
+        }
+    });
+}
+
 /// Shared state one process needs to serve its routes.
 struct Parts {
     access: web::Data<Access>,
     auth: Option<(web::Data<AuthState>, web::Data<LocalDirectory>)>,
+    apps: Option<web::Data<AppsState>>,
+    exec: Option<web::Data<ExecState>>,
     readiness: Readiness,
 }
 
-async fn assemble(settings: &Settings, role: Role) -> anyhow::Result<Parts> {
-    let issuer = &settings.token_issuer;
-    let audience = &settings.token_audience;
+/// Builds the edge rate limits, shared through Redis when it is configured.
+async fn rate_limits(settings: &Settings) -> anyhow::Result<RateLimits> {
+    let limiter = match &settings.redis_url {
+        Some(url) => {
+            let client = redis::Client::open(url.expose())
+                .context("key `redis_url` is not a valid Redis URL")?;
+            let config = redis::aio::ConnectionManagerConfig::new()
+                .set_connection_timeout(Duration::from_secs(2))
+                .set_response_timeout(Duration::from_millis(500));
+            let connection = redis::aio::ConnectionManager::new_with_config(client, config)
+                .await
+                .context("connecting to Redis at `redis_url`")?;
+            Limiter::redis(connection, &settings.redis_prefix)
+        }
+        None => Limiter::in_memory(),
+    };
+    Ok(RateLimits {
+        limiter,
+        auth: Quota::per_minute(settings.rate_limit_auth_per_minute),
+        workspace: Quota::per_minute(settings.rate_limit_workspace_per_minute),
+        api_key: Quota::per_minute(settings.rate_limit_api_key_per_minute),
+    })
+}
 
-    if matches!(role, Role::Embedded | Role::Auth) {
-        let Databases { auth } = database::connect_all(settings).await?;
-        keys::encryption_key(settings)?;
-        let verifier = Arc::new(Verifier::new(issuer, audience, JwksSource::Local));
-        let state = web::Data::new(auth_state(settings, auth.clone(), verifier.clone()).await?);
+async fn assemble(
+    settings: &Settings,
+    role: Role,
+    catalog: Arc<dyn ConnectorCatalog>,
+) -> anyhow::Result<Parts> {
+    let mut readiness = Vec::new();
+
+    let (access, auth) = if matches!(role, Role::Embedded | Role::Auth) {
+        let db = database::open(settings, Owner::Auth).await?;
+        readiness.push(db.clone());
+        let issuer = &settings.token_issuer;
+        let verifier = Arc::new(Verifier::new(
+            issuer,
+            &settings.token_audience,
+            JwksSource::Local,
+        ));
+        let state = web::Data::new(auth_state(settings, db.clone(), verifier.clone()).await?);
         spawn_key_reload(state.clone(), settings);
-        let directory = LocalDirectory { db: auth.clone() };
+        let directory = LocalDirectory { db };
         let access = Access {
             verifier,
             directory: Arc::new(directory.clone()),
         };
-        return Ok(Parts {
-            access: web::Data::new(access),
-            auth: Some((state, web::Data::new(directory))),
-            readiness: Readiness(vec![auth]),
-        });
-    }
+        (access, Some((state, web::Data::new(directory))))
+    } else {
+        (remote_access(settings).await?, None)
+    };
 
-    // A service in its own process verifies tokens with the auth service's public keys and
-    // looks up API keys and memberships through the auth service's internal API.
+    let apps = if matches!(role, Role::Embedded | Role::Apps) {
+        let db = database::open(settings, Owner::Apps).await?;
+        readiness.push(db.clone());
+        Some(apps_state(settings, db, catalog)?)
+    } else {
+        None
+    };
+
+    let exec = if matches!(role, Role::Embedded | Role::Exec) {
+        let db = database::open(settings, Owner::Exec).await?;
+        readiness.push(db.clone());
+        let exec_settings = ExecSettings {
+            redis_url: settings
+                .redis_url
+                .as_ref()
+                .map(|url| url.expose().to_string()),
+            runtime: RuntimeSettings {
+                cache_dir: Some(settings.data_dir.join("artifacts")),
+                ..RuntimeSettings::default()
+            },
+            ..ExecSettings::default()
+        };
+        Some(web::Data::new(ExecState::new(db, exec_settings).await?))
+    } else {
+        None
+    };
+
+    Ok(Parts {
+        access: web::Data::new(access),
+        auth,
+        apps,
+        exec,
+        readiness: Readiness(readiness),
+    })
+}
+
+/// Builds the access checks of a service in its own process: it verifies tokens with the auth
+/// service's public keys and looks up API keys and memberships through auth's internal API.
+async fn remote_access(settings: &Settings) -> anyhow::Result<Access> {
     let token = settings
         .service_token
         .as_ref()
@@ -212,26 +339,39 @@ async fn assemble(settings: &Settings, role: Role) -> anyhow::Result<Parts> {
         url: format!("{auth_url}/.well-known/jwks.json"),
         client: reqwest::Client::new(),
     };
-    let verifier = Arc::new(Verifier::new(issuer, audience, source));
+    let verifier = Arc::new(Verifier::new(
+        &settings.token_issuer,
+        &settings.token_audience,
+        source,
+    ));
     verifier.refresh().await;
     let directory = HttpDirectory::new(auth_url, token.expose());
-    Ok(Parts {
-        access: web::Data::new(Access {
-            verifier,
-            directory: Arc::new(directory),
-        }),
-        auth: None,
-        readiness: Readiness(Vec::new()),
+    Ok(Access {
+        verifier,
+        directory: Arc::new(directory),
     })
 }
 
 /// Starts the routes of `role` on a bound listener.
+// TODO: pass the exec service's connector catalog; with the empty catalog no resource can be
+// created yet.
 pub async fn start(
     settings: Settings,
     role: Role,
     listener: TcpListener,
 ) -> anyhow::Result<Running> {
-    let parts = assemble(&settings, role).await?;
+    start_with_catalog(settings, role, listener, Arc::new(EmptyCatalog)).await
+}
+
+/// Starts the routes of `role` on a bound listener, with the connector catalog the apps
+/// service validates resources and actions against.
+pub async fn start_with_catalog(
+    settings: Settings,
+    role: Role,
+    listener: TcpListener,
+    catalog: Arc<dyn ConnectorCatalog>,
+) -> anyhow::Result<Running> {
+    let parts = assemble(&settings, role, catalog).await?;
     let address = listener.local_addr()?;
     let limit = settings.max_body_bytes;
     let service_token = web::Data::new(ServiceToken(
@@ -242,6 +382,11 @@ pub async fn start(
     ));
     let document = openapi::document();
     let readiness = web::Data::new(parts.readiness);
+    // Behind a gateway the gateway limits; only the all-in-one process limits on its own.
+    let limits = match role {
+        Role::Embedded => Some(web::Data::new(rate_limits(&settings).await?)),
+        _ => None,
+    };
 
     let server = HttpServer::new(move || {
         let mut app = App::new()
@@ -254,6 +399,19 @@ pub async fn start(
             .app_data(service_token.clone())
             .configure(configure_health)
             .route("/readyz", web::get().to(readyz));
+        if let Some(limits) = &limits {
+            app = app.app_data(limits.clone());
+        }
+        if let Some(state) = &parts.apps {
+            app = app
+                .app_data(state.clone())
+                .configure(trellis_apps::configure);
+        }
+        if let Some(exec) = &parts.exec {
+            app = app
+                .app_data(exec.clone())
+                .configure(trellis_exec::configure);
+        }
         if let Some((state, directory)) = &parts.auth {
             app = app
                 .app_data(state.clone())
@@ -262,6 +420,7 @@ pub async fn start(
         }
         app.configure(|config| openapi::configure(config, document.clone()))
             .default_service(web::to(not_found))
+            .wrap(from_fn(trellis_gateway::rate_limit))
             .wrap(security_headers())
             .wrap(MetricsMiddleware)
             .wrap(RequestIdMiddleware)
@@ -297,8 +456,31 @@ pub fn bind(address: SocketAddr) -> anyhow::Result<TcpListener> {
 }
 
 /// Starts the gateway, which forwards public routes to the services' own processes.
-pub fn start_gateway(settings: Settings, listener: TcpListener) -> anyhow::Result<Running> {
+pub async fn start_gateway(settings: Settings, listener: TcpListener) -> anyhow::Result<Running> {
     let address = listener.local_addr()?;
+    let limits = web::Data::new(rate_limits(&settings).await?);
+    // The gateway verifies access tokens with auth's public keys, to count verified callers
+    // against their workspace's rate limit.
+    let auth_url = settings.auth_url.trim_end_matches('/');
+    let source = JwksSource::Remote {
+        url: format!("{auth_url}/.well-known/jwks.json"),
+        client: reqwest::Client::new(),
+    };
+    let verifier = Arc::new(Verifier::new(
+        &settings.token_issuer,
+        &settings.token_audience,
+        source,
+    ));
+    let token = settings
+        .service_token
+        .as_ref()
+        .map(|t| t.expose().to_string())
+        .unwrap_or_default();
+    let directory = Arc::new(HttpDirectory::new(auth_url, &token));
+    let access = web::Data::new(Access {
+        verifier,
+        directory,
+    });
     let limit = settings.max_body_bytes;
     let upstreams = web::Data::new(trellis_gateway::Upstreams::new(
         &settings.auth_url,
@@ -312,6 +494,8 @@ pub fn start_gateway(settings: Settings, listener: TcpListener) -> anyhow::Resul
         App::new()
             .app_data(BodyLimit(limit))
             .app_data(upstreams.clone())
+            .app_data(limits.clone())
+            .app_data(access.clone())
             .configure(configure_health)
             .route(
                 "/readyz",
@@ -321,6 +505,7 @@ pub fn start_gateway(settings: Settings, listener: TcpListener) -> anyhow::Resul
             )
             .configure(|config| openapi::configure(config, document.clone()))
             .default_service(web::to(trellis_gateway::forward))
+            .wrap(from_fn(trellis_gateway::rate_limit))
             .wrap(security_headers())
             .wrap(MetricsMiddleware)
             .wrap(RequestIdMiddleware)

@@ -1,0 +1,125 @@
+//! Loading of actions for runs, which the exec service calls.
+
+use uuid::Uuid;
+
+use crate::domain::access::AppAccess;
+use crate::domain::action::FrozenAction;
+use crate::domain::config::{self, SecretConfig};
+use crate::error::{AppsError, AppsResult};
+use crate::storage::{actions, apps, releases, resources};
+use crate::{secrets, AppsState};
+
+/// Definition of an action that a run uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    /// The draft, which editors run while building the app.
+    Draft,
+    /// The app's latest release, which viewers and public links run.
+    LatestRelease,
+}
+
+/// A resource ready for a connector call. Its `Debug` output hides the secrets.
+#[derive(Debug, Clone)]
+pub struct ResourceForRun {
+    pub id: Uuid,
+    pub name: String,
+    pub plugin_id: String,
+    pub plugin_version: String,
+    /// The full config with its secrets decrypted.
+    pub config: SecretConfig,
+}
+
+/// An action loaded for a run.
+#[derive(Debug, Clone)]
+pub struct ActionForRun {
+    pub workspace_id: Uuid,
+    pub app_id: Uuid,
+    /// Number of the release the action comes from; `None` for the draft.
+    pub release: Option<i32>,
+    pub action: FrozenAction,
+    pub resource: ResourceForRun,
+    /// The app's current access rules; the caller decides whether the runner passes them.
+    pub access: AppAccess,
+}
+
+/// Loads an action of an app for a run: the draft or the latest release's frozen copy, with its
+/// resource's config decrypted and the app's access rules.
+///
+/// Returns `NotFound` when the app, the action (in that stage) or its resource is not in the
+/// workspace, and when `LatestRelease` is asked for an app that has no release.
+pub async fn load_action_for_run(
+    state: &AppsState,
+    workspace_id: Uuid,
+    app_id: Uuid,
+    action_id: Uuid,
+    stage: Stage,
+) -> AppsResult<ActionForRun> {
+    let app = apps::find(&state.db, workspace_id, app_id)
+        .await?
+        .ok_or(AppsError::NotFound("The app"))?;
+    let access: AppAccess = serde_json::from_value(app.access.clone())
+        .map_err(|error| AppsError::Internal(error.into()))?;
+
+    let (action, release) = match stage {
+        Stage::Draft => {
+            let row = actions::find(&state.db, workspace_id, app_id, action_id)
+                .await?
+                .ok_or(AppsError::NotFound("The action"))?;
+            (FrozenAction::from(&row), None)
+        }
+        Stage::LatestRelease => {
+            let release = releases::latest(&state.db, workspace_id, app_id)
+                .await?
+                .ok_or(AppsError::NotFound("A release of the app"))?;
+            let frozen: Vec<FrozenAction> = serde_json::from_value(release.actions.clone())
+                .map_err(|error| AppsError::Internal(error.into()))?;
+            let action = frozen
+                .into_iter()
+                .find(|action| action.id == action_id)
+                .ok_or(AppsError::NotFound("The action"))?;
+            (action, Some(release.number))
+        }
+    };
+
+    let resource = resources::find(&state.db, workspace_id, action.resource_id)
+        .await?
+        .ok_or(AppsError::NotFound("The action's resource"))?;
+    let opened = secrets::open(&state.keys(), &resource)?;
+    let config = config::merge(resource.config.clone(), &opened);
+
+    Ok(ActionForRun {
+        workspace_id,
+        app_id,
+        release,
+        action,
+        resource: ResourceForRun {
+            id: resource.id,
+            name: resource.name,
+            plugin_id: resource.plugin_id,
+            plugin_version: resource.plugin_version,
+            config,
+        },
+        access,
+    })
+}
+
+/// The workspace and app behind a public link.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PublicApp {
+    pub workspace_id: Uuid,
+    pub app_id: Uuid,
+}
+
+/// Resolves a public link id to its app, when the app is public and has a release.
+pub async fn find_public_app(state: &AppsState, public_id: Uuid) -> AppsResult<Option<PublicApp>> {
+    let Some(app) = apps::find_by_public_id(&state.db, public_id).await? else {
+        return Ok(None);
+    };
+    if app.latest_release.is_none() {
+        return Ok(None);
+    }
+    Ok(Some(PublicApp {
+        workspace_id: app.workspace_id,
+        app_id: app.id,
+    }))
+}

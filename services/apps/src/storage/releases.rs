@@ -1,0 +1,88 @@
+use chrono::Utc;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set,
+};
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::entities::release;
+
+pub struct NewRelease {
+    pub number: i32,
+    pub name: String,
+    pub document: Value,
+    pub actions: Value,
+    pub source_version: i64,
+    pub rolled_back_from: Option<i32>,
+    pub created_by: Option<Uuid>,
+}
+
+pub async fn insert(
+    db: &impl ConnectionTrait,
+    workspace_id: Uuid,
+    app_id: Uuid,
+    new: NewRelease,
+) -> Result<release::Model, DbErr> {
+    release::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        workspace_id: Set(workspace_id),
+        app_id: Set(app_id),
+        number: Set(new.number),
+        name: Set(new.name),
+        document: Set(new.document),
+        actions: Set(new.actions),
+        source_version: Set(new.source_version),
+        rolled_back_from: Set(new.rolled_back_from),
+        created_by: Set(new.created_by),
+        created_at: Set(Utc::now()),
+    }
+    .insert(db)
+    .await
+}
+
+/// Releases of an app, newest first.
+pub async fn list(
+    db: &impl ConnectionTrait,
+    workspace_id: Uuid,
+    app_id: Uuid,
+    offset: u64,
+    limit: u64,
+) -> Result<Vec<release::Model>, DbErr> {
+    release::Entity::find()
+        .filter(release::Column::WorkspaceId.eq(workspace_id))
+        .filter(release::Column::AppId.eq(app_id))
+        .order_by_desc(release::Column::Number)
+        .offset(offset)
+        .limit(limit)
+        .all(db)
+        .await
+}
+
+pub async fn find(
+    db: &impl ConnectionTrait,
+    workspace_id: Uuid,
+    app_id: Uuid,
+    number: i32,
+) -> Result<Option<release::Model>, DbErr> {
+    release::Entity::find()
+        .filter(release::Column::WorkspaceId.eq(workspace_id))
+        .filter(release::Column::AppId.eq(app_id))
+        .filter(release::Column::Number.eq(number))
+        .one(db)
+        .await
+}
+
+/// Returns the release with the highest number.
+pub async fn latest(
+    db: &impl ConnectionTrait,
+    workspace_id: Uuid,
+    app_id: Uuid,
+) -> Result<Option<release::Model>, DbErr> {
+    release::Entity::find()
+        .filter(release::Column::WorkspaceId.eq(workspace_id))
+        .filter(release::Column::AppId.eq(app_id))
+        .order_by_desc(release::Column::Number)
+        .one(db)
+        .await
+}
