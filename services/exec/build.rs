@@ -1,8 +1,8 @@
 //! Builds the built-in connectors under plugins/ for wasm32-wasip2 and records where their
 //! components are, so `builtins.rs` can embed them with `include_bytes!`.
 //!
-//! The guest crates form their own workspace (plugins/Cargo.toml), built by a nested cargo
-//! into its own target folder so it never waits on the outer build's lock.
+//! The guest crates form their own workspace (plugins/Cargo.toml). A nested cargo builds them
+//! into target/plugins, a separate target folder, so it does not wait on the outer build's lock.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -33,8 +33,9 @@ impl CallContext {
         }
     }
 
-    /// The context for calling `describe` while a component is validated.
+    /// Creates the context for calling `describe` while a component is validated. Its random
+    /// workspace id keeps any key-value data it writes away from every tenant.
     pub(crate) fn describe() -> Self {
-        CallContext::new(Uuid::nil(), "describe")
+        CallContext::new(Uuid::new_v4(), "describe")
     }
 }

@@ -34,7 +34,7 @@ pub enum ExecError {
 }
 
 impl ExecError {
-    /// The problem document for this error.
+    /// Converts the error to its problem document.
     pub fn to_problem(&self) -> Problem {
         match self {
             ExecError::Access(error) => error.to_problem(),

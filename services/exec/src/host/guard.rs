@@ -4,15 +4,15 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
 
-/// Why an address is refused, or `None` when it is a public unicast address.
-pub fn refusal(address: IpAddr) -> Option<&'static str> {
+/// Returns why an address is rejected, or `None` when it is a public unicast address.
+pub fn rejection_reason(address: IpAddr) -> Option<&'static str> {
     match address {
-        IpAddr::V4(v4) => refusal_v4(v4),
-        IpAddr::V6(v6) => refusal_v6(v6),
+        IpAddr::V4(v4) => rejection_reason_v4(v4),
+        IpAddr::V6(v6) => rejection_reason_v6(v6),
     }
 }
 
-fn refusal_v4(address: Ipv4Addr) -> Option<&'static str> {
+fn rejection_reason_v4(address: Ipv4Addr) -> Option<&'static str> {
     let [a, b, c, _] = address.octets();
     if address == Ipv4Addr::new(169, 254, 169, 254) || address == Ipv4Addr::new(100, 100, 100, 200)
     {
@@ -36,7 +36,7 @@ fn refusal_v4(address: Ipv4Addr) -> Option<&'static str> {
     Some(reason)
 }
 
-fn refusal_v6(address: Ipv6Addr) -> Option<&'static str> {
+fn rejection_reason_v6(address: Ipv6Addr) -> Option<&'static str> {
     let segments = address.segments();
     if address.is_unspecified() {
         return Some("an unspecified address");
@@ -69,7 +69,7 @@ fn refusal_v6(address: Ipv6Addr) -> Option<&'static str> {
 }
 
 /// Resolves `host` once and returns the addresses to connect to. Every address must pass
-/// [`refusal`] unless `allow_internal` is set, because a name that mixes public and private
+/// [`rejection_reason`] unless `allow_internal` is set, because a name that mixes public and private
 /// addresses is a rebinding attempt, not a configuration to honour.
 pub async fn resolve(
     host: &str,
@@ -98,8 +98,8 @@ pub async fn resolve(
         return Ok(addresses);
     }
     for address in &addresses {
-        if let Some(reason) = refusal(address.ip()) {
-            return Err(GuardError::Refused(format!(
+        if let Some(reason) = rejection_reason(address.ip()) {
+            return Err(GuardError::Rejected(format!(
                 "{host} resolves to {}, {reason}; a workspace admin can allow internal hosts \
                  explicitly",
                 address.ip()
@@ -109,10 +109,10 @@ pub async fn resolve(
     Ok(addresses)
 }
 
-/// Why a destination was not reached.
+/// The reason a destination was not reached.
 #[derive(Debug, Clone, PartialEq)]
 pub enum GuardError {
-    Refused(String),
+    Rejected(String),
     Resolve(String),
 }
 
@@ -121,8 +121,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn refusal_covers_internal_ranges() {
-        let refused = [
+    fn rejection_covers_internal_ranges() {
+        let rejected = [
             "127.0.0.1",
             "127.255.0.9",
             "10.0.0.1",
@@ -149,14 +149,17 @@ mod tests {
             "2001:db8::1",
             "2002:a00:1::1",
         ];
-        for text in refused {
+        for text in rejected {
             let address: IpAddr = text.parse().unwrap();
-            assert!(refusal(address).is_some(), "{text} should be refused");
+            assert!(
+                rejection_reason(address).is_some(),
+                "{text} should be rejected"
+            );
         }
     }
 
     #[test]
-    fn refusal_allows_public_addresses() {
+    fn rejection_allows_public_addresses() {
         for text in [
             "93.184.216.34",
             "172.32.0.1",
@@ -164,19 +167,19 @@ mod tests {
             "2606:4700::1111",
         ] {
             let address: IpAddr = text.parse().unwrap();
-            assert_eq!(refusal(address), None, "{text} should be allowed");
+            assert_eq!(rejection_reason(address), None, "{text} should be allowed");
         }
     }
 
     #[tokio::test]
-    async fn resolve_refuses_literal_private_address_without_lookup() {
-        let refused = resolve("10.0.0.1", 80, false, Duration::from_secs(1)).await;
-        assert!(matches!(refused, Err(GuardError::Refused(_))));
+    async fn resolve_rejects_private_literal_without_lookup() {
+        let rejected = resolve("10.0.0.1", 80, false, Duration::from_secs(1)).await;
+        assert!(matches!(rejected, Err(GuardError::Rejected(_))));
     }
 
     #[tokio::test]
-    async fn resolve_refuses_localhost_name() {
-        let refused = resolve("localhost", 80, false, Duration::from_secs(1)).await;
-        assert!(matches!(refused, Err(GuardError::Refused(_))));
+    async fn resolve_rejects_localhost_name() {
+        let rejected = resolve("localhost", 80, false, Duration::from_secs(1)).await;
+        assert!(matches!(rejected, Err(GuardError::Rejected(_))));
     }
 }

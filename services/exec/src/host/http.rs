@@ -14,7 +14,7 @@ use crate::runtime_bindings::http::{Host, HttpError, Request, Response};
 #[derive(Debug, Clone, Copy)]
 pub struct HttpSettings {
     pub connect_timeout: Duration,
-    /// Longest total time for one fetch, redirects included; the call's deadline may cut it
+    /// Maximum total time for one fetch, redirects included. The call's deadline may cut it
     /// shorter.
     pub total_timeout: Duration,
     pub max_response_bytes: usize,
@@ -167,7 +167,7 @@ async fn send_once(
     let addresses = guard::resolve(origin.host(), origin.port(), allow_internal, remaining)
         .await
         .map_err(|error| match error {
-            GuardError::Refused(message) => HttpError::Denied(message),
+            GuardError::Rejected(message) => HttpError::Denied(message),
             GuardError::Resolve(message) => HttpError::Connection(message),
         })?;
 

@@ -14,7 +14,8 @@ use crate::runtime_bindings::kv::{Host, KvError};
 pub const MAX_KEY_BYTES: usize = 512;
 /// Largest value a connector may store, in bytes.
 pub const MAX_VALUE_BYTES: usize = 1 << 20;
-/// Most entries the in-memory store keeps across all tenants.
+/// Maximum number of entries the in-memory store keeps across all tenants.
+// TODO: give each workspace its own share, so one tenant cannot fill the in-memory store.
 const MAX_MEMORY_ENTRIES: usize = 100_000;
 /// Longest a Redis command may take.
 const REDIS_TIMEOUT: Duration = Duration::from_secs(2);

@@ -89,6 +89,8 @@ impl SqlPools {
         Ok(pool)
     }
 
+    // TODO: check the database host with the SSRF guard, as the http import does, once
+    // resources carry a per-workspace allow-list for internal databases.
     fn connect(&self, url: &str) -> Result<Pool, SqlError> {
         let settings = self.settings;
         let millis = settings.statement_timeout.as_millis();

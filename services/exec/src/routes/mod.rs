@@ -54,3 +54,22 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     tags((name = "plugins", description = "Connector plugins: built-ins, uploads and direct calls"))
 )]
 pub struct ExecApi;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn openapi_lists_every_plugin_route() {
+        let document = ExecApi::openapi();
+        let paths: Vec<&str> = document.paths.paths.keys().map(String::as_str).collect();
+
+        assert!(paths.contains(&"/api/v1/plugins"), "{paths:?}");
+        assert!(
+            paths.contains(&"/api/v1/workspaces/{workspace_id}/plugins"),
+            "{paths:?}"
+        );
+        assert!(paths.contains(&"/api/v1/workspaces/{workspace_id}/plugins/{plugin_id}"));
+        assert!(paths.contains(&"/api/v1/workspaces/{workspace_id}/plugins/{plugin_id}/invoke"));
+    }
+}
