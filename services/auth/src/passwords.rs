@@ -78,8 +78,8 @@ impl Hasher {
                     .ok()
                     .map(|p| (p.m_cost(), p.t_cost(), p.p_cost()));
                 let wanted_cost = (params.m_cost(), params.t_cost(), params.p_cost());
-                let outdated = parsed.algorithm != argon2::ARGON2ID_IDENT
-                    || stored_cost != Some(wanted_cost);
+                let outdated =
+                    parsed.algorithm != argon2::ARGON2ID_IDENT || stored_cost != Some(wanted_cost);
                 let rehashed = if matches && outdated {
                     Some(hash_with(&params, secret.as_bytes())?)
                 } else {
