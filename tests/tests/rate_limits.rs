@@ -92,7 +92,7 @@ async fn workspace_and_api_key_limits_apply() {
     server.stop().await;
 }
 
-/// A Redis server of the test's own on a free port, so stopping it affects nobody else.
+/// A Redis server owned by one test on a free port, so stopping it affects no other test.
 struct PrivateRedis {
     port: u16,
     child: Child,
@@ -140,7 +140,7 @@ impl Drop for PrivateRedis {
 }
 
 #[tokio::test]
-async fn redis_outage_keeps_tenant_routes_and_closes_sign_in() {
+async fn redis_outage_closes_sign_in_only() {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()

@@ -92,7 +92,7 @@ pub fn upstream_for(path: &str) -> Option<Upstream> {
     }
 }
 
-/// Forwards a request to the owning service and streams its answer back.
+/// Forwards a request to the owning service and streams its response back.
 pub async fn forward(
     request: HttpRequest,
     payload: web::Payload,

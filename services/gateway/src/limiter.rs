@@ -67,7 +67,7 @@ pub struct Decision {
     pub retry_after_seconds: u64,
 }
 
-/// Why a decision could not be made.
+/// Error when no decision could be made.
 #[derive(Debug, thiserror::Error)]
 #[error("the rate limiter's Redis is unavailable: {0}")]
 pub struct Unavailable(pub String);

@@ -1,6 +1,6 @@
 //! Rate limits at the edge: per client address on the auth routes, per workspace on tenant
-//! routes, and per API key. Responses carry `RateLimit-*` headers, and refusals answer 429 with
-//! `Retry-After`.
+//! routes, and per API key. Responses carry `RateLimit-*` headers, and rejected requests get 429
+//! with `Retry-After`.
 
 use std::net::IpAddr;
 use std::sync::OnceLock;
@@ -26,7 +26,7 @@ pub struct RateLimits {
     pub api_key: Quota,
 }
 
-/// What to do when Redis cannot decide.
+/// Behaviour when Redis cannot decide.
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Fallback {
     /// Decide in this process and raise the fallback metric.
