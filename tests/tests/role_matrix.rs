@@ -1,5 +1,5 @@
 //! Every workspace, member, invite and API-key route, called by every role, responds as the
-//! role table says. Another workspace's ids get 404.
+//! role table requires. Another workspace's ids get 404.
 
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};

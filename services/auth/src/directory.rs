@@ -1,4 +1,4 @@
-//! The auth service's answers to other services: API-key lookups and member roles.
+//! Lookups the auth service serves to other services: API keys and member roles.
 
 use std::time::Duration;
 
@@ -10,7 +10,7 @@ use uuid::Uuid;
 use crate::secrets;
 use crate::storage::{api_keys, members};
 
-/// How stale an API key's `last_used_at` may get before a use rewrites it.
+/// Maximum age of an API key's `last_used_at` before a use rewrites it.
 const LAST_USED_GRANULARITY: Duration = Duration::from_secs(60);
 
 /// The directory backed by the auth database, for services in the same process.

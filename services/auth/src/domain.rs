@@ -2,11 +2,11 @@
 
 use crate::error::AuthError;
 
-/// Fewest characters in a password.
+/// Minimum number of characters in a password.
 pub const MIN_PASSWORD_CHARS: usize = 12;
-/// Most bytes in a password; longer input is refused before hashing.
+/// Maximum number of bytes in a password. Longer input is rejected before hashing.
 pub const MAX_PASSWORD_BYTES: usize = 1024;
-/// Most characters in a name (workspace, API key, display name).
+/// Maximum number of characters in a name (workspace, API key, display name).
 pub const MAX_NAME_CHARS: usize = 100;
 
 /// An email address, trimmed and lower-cased.
@@ -79,7 +79,7 @@ impl Password {
         Ok(Password(raw))
     }
 
-    /// A password as typed at sign-in, checked only for size.
+    /// Accepts a password as typed at sign-in, checking only its size.
     pub fn parse_existing(field: &'static str, raw: String) -> Result<Password, AuthError> {
         if raw.is_empty() || raw.len() > MAX_PASSWORD_BYTES {
             return Err(AuthError::invalid(
@@ -95,7 +95,7 @@ impl Password {
     }
 }
 
-/// A display name for a workspace, API key or user.
+/// Validates a display name for a workspace, API key or user.
 pub fn parse_name(field: &'static str, raw: &str) -> Result<String, AuthError> {
     let name = raw.trim();
     if name.is_empty() {

@@ -34,7 +34,7 @@ pub enum AuthError {
 }
 
 impl AuthError {
-    /// A validation error on one field.
+    /// Builds a validation error on one field.
     pub fn invalid(field: &'static str, message: impl Into<String>) -> Self {
         AuthError::Validation {
             field,
@@ -42,7 +42,7 @@ impl AuthError {
         }
     }
 
-    /// A conflict with a stable code.
+    /// Builds a conflict with a stable code.
     pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
         AuthError::Conflict {
             code,
@@ -50,7 +50,7 @@ impl AuthError {
         }
     }
 
-    /// The problem document for this error; the only place statuses are chosen.
+    /// Converts the error to its problem document. This is the only place statuses are chosen.
     pub fn to_problem(&self) -> Problem {
         match self {
             AuthError::Validation { field, message } => Problem::validation(field, message.clone()),

@@ -25,7 +25,7 @@ pub struct Verified {
 }
 
 impl Hasher {
-    /// A hasher with memory cost in KiB, iterations and parallelism.
+    /// Creates a hasher with memory cost in KiB, iterations and parallelism.
     pub fn new(memory_kib: u32, iterations: u32, parallelism: u32) -> anyhow::Result<Self> {
         let params = Params::new(memory_kib, iterations, parallelism, None)
             .map_err(|error| anyhow::anyhow!("invalid Argon2 parameters: {error}"))?;
@@ -51,7 +51,7 @@ impl Hasher {
     }
 
     /// Verifies a password against a stored hash, or against the dummy hash when `stored` is
-    /// `None`, which always answers no.
+    /// `None`, which never matches.
     pub async fn verify(
         &self,
         password: &Password,
@@ -77,9 +77,9 @@ impl Hasher {
                 let stored_cost = Params::try_from(&parsed)
                     .ok()
                     .map(|p| (p.m_cost(), p.t_cost(), p.p_cost()));
-                let wanted_cost = (params.m_cost(), params.t_cost(), params.p_cost());
-                let outdated =
-                    parsed.algorithm != argon2::ARGON2ID_IDENT || stored_cost != Some(wanted_cost);
+                let expected_cost = (params.m_cost(), params.t_cost(), params.p_cost());
+                let outdated = parsed.algorithm != argon2::ARGON2ID_IDENT
+                    || stored_cost != Some(expected_cost);
                 let rehashed = if matches && outdated {
                     Some(hash_with(&params, secret.as_bytes())?)
                 } else {

@@ -10,7 +10,7 @@ pub const REFRESH_PREFIX: &str = "trr_";
 /// Prefix of invite tokens.
 pub const INVITE_PREFIX: &str = "tri_";
 
-/// A new secret: the prefix and 32 random bytes in unpadded base64url.
+/// Generates a secret: the prefix and 32 random bytes in unpadded base64url.
 pub fn generate(prefix: &str) -> String {
     let mut bytes = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut bytes);

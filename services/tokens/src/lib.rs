@@ -1,7 +1,7 @@
 //! Access tokens and the caller's identity, shared by every service.
 //!
 //! The auth service signs access tokens with the newest key of a [`KeyRing`] and publishes the
-//! public halves as JWKS. Every service checks tokens itself with a [`Verifier`], and asks a
+//! public halves as JWKS. Every service checks tokens itself with a [`Verifier`], and queries a
 //! [`Directory`] (the auth service, in process or over HTTP) what role a caller holds in a
 //! workspace, so a role change takes effect on the next request.
 

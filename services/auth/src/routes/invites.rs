@@ -75,7 +75,7 @@ pub async fn create(
     let caller_role = caller.require(workspace_id, Role::Admin).await?;
     let inviter = require_user(&caller)?;
     let email = Email::parse("email", &body.email)?;
-    // Only owners grant ownership, and nobody grants more than they hold.
+    // Only owners grant ownership, and no member grants a role above their own.
     if body.role > caller_role || (body.role == Role::Owner && caller_role < Role::Owner) {
         return Err(AuthError::Forbidden(format!(
             "Your role is {}; you cannot invite someone as {}",

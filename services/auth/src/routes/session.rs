@@ -76,7 +76,7 @@ fn user_view(row: crate::storage::entities::user::Model) -> UserView {
     }
 }
 
-/// The client's address for throttling. Forwarded headers are not trusted here.
+/// Returns the client's address for throttling. Forwarded headers are not trusted here.
 fn client_address(request: &HttpRequest) -> String {
     request
         .peer_addr()
@@ -152,7 +152,7 @@ pub async fn login(
     let verified = state.hasher.verify(&password, stored).await?;
     let Some(user) = user.filter(|_| verified.matches) else {
         state.throttle.record_failure(&keys).await?;
-        tracing::info!("sign-in refused");
+        tracing::info!("sign-in rejected: wrong email or password");
         return Err(AuthError::InvalidCredentials);
     };
 
@@ -207,7 +207,7 @@ pub async fn refresh(state: AuthData, body: Json<RefreshRequest>) -> AuthResult<
 pub async fn logout(state: AuthData, body: Json<RefreshRequest>) -> AuthResult<HttpResponse> {
     let hash = secrets::hash(body.0.refresh_token.trim());
 
-    // An unknown token answers the same, so logout reveals nothing.
+    // An unknown token gets the same response, so logout reveals nothing.
     if let Some(token) = refresh_tokens::find_by_hash(&state.db, &hash).await? {
         refresh_tokens::revoke_family(&state.db, token.family_id).await?;
         tracing::info!(user_id = %token.user_id, "signed out");

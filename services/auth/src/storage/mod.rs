@@ -11,7 +11,7 @@ pub mod workspaces;
 
 use sea_orm::{DbErr, SqlErr};
 
-/// Whether a database error is a unique-constraint violation.
+/// Returns whether a database error is a unique-constraint violation.
 pub fn is_unique_violation(error: &DbErr) -> bool {
     matches!(error.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
 }
