@@ -3,6 +3,7 @@
 
 pub mod apps;
 pub mod auth;
+mod columns;
 pub mod exec;
 
 use sea_orm_migration::sea_orm::{ConnectionTrait, DatabaseBackend, DatabaseConnection};

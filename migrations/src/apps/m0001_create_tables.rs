@@ -1,5 +1,7 @@
 use sea_orm_migration::prelude::*;
 
+use crate::columns::{id, text, time};
+
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
@@ -100,23 +102,8 @@ enum AuditEvents {
     CreatedAt,
 }
 
-fn id(name: impl IntoIden) -> ColumnDef {
-    ColumnDef::new(name).uuid().not_null().to_owned()
-}
-
 fn optional_id(name: impl IntoIden) -> ColumnDef {
     ColumnDef::new(name).uuid().null().to_owned()
-}
-
-fn time(name: impl IntoIden) -> ColumnDef {
-    ColumnDef::new(name)
-        .timestamp_with_time_zone()
-        .not_null()
-        .to_owned()
-}
-
-fn text(name: impl IntoIden) -> ColumnDef {
-    ColumnDef::new(name).string().not_null().to_owned()
 }
 
 fn optional_text(name: impl IntoIden) -> ColumnDef {

@@ -1,5 +1,7 @@
 use sea_orm_migration::prelude::*;
 
+use crate::columns::{id, optional_time, text, time};
+
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
@@ -71,28 +73,6 @@ enum RefreshTokens {
     UsedAt,
     RevokedAt,
     CreatedAt,
-}
-
-fn id(name: impl IntoIden) -> ColumnDef {
-    ColumnDef::new(name).uuid().not_null().to_owned()
-}
-
-fn time(name: impl IntoIden) -> ColumnDef {
-    ColumnDef::new(name)
-        .timestamp_with_time_zone()
-        .not_null()
-        .to_owned()
-}
-
-fn optional_time(name: impl IntoIden) -> ColumnDef {
-    ColumnDef::new(name)
-        .timestamp_with_time_zone()
-        .null()
-        .to_owned()
-}
-
-fn text(name: impl IntoIden) -> ColumnDef {
-    ColumnDef::new(name).string().not_null().to_owned()
 }
 
 #[async_trait::async_trait]
