@@ -1,7 +1,6 @@
 //! The plugin routes on a real server on a loopback port, with signed tokens and a test
 //! directory of memberships.
 
-mod support;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -18,7 +17,7 @@ use trellis_tokens::{
 };
 use uuid::Uuid;
 
-use support::components;
+use crate::support::components;
 
 const ISSUER: &str = "https://trellis.test";
 const AUDIENCE: &str = "trellis";

@@ -1,15 +1,14 @@
 //! The `http` import against the allow-list and the SSRF guard. Every server here listens on
 //! loopback; private and metadata addresses must be refused before any packet is sent.
 
-mod support;
 
 use serde_json::{json, Value};
 use trellis_exec::host::network::{InternalHost, NetworkPolicy};
 use trellis_exec::{CallContext, RunError};
 use uuid::Uuid;
 
-use support::http_server;
-use support::{execute_with_config, hostile, runtime};
+use crate::support::http_server;
+use crate::support::{execute_with_config, hostile, runtime};
 
 /// Builds a call whose allow-list contains `base_url` and whose admin allowed `internal`.
 fn call(base_url: &str, internal: &[&str]) -> (CallContext, Value) {

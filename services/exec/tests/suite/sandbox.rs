@@ -1,7 +1,6 @@
 //! Hostile components against the sandbox limits: each attack ends in its typed error and
 //! the host keeps serving other calls.
 
-mod support;
 
 use std::time::Duration;
 
@@ -10,7 +9,7 @@ use trellis_exec::runtime::{CallLimits, Limit};
 use trellis_exec::{CallContext, LoadedPlugin, RunError, Runtime};
 use uuid::Uuid;
 
-use support::{execute, hostile, runtime};
+use crate::support::{execute, hostile, runtime};
 
 fn call() -> CallContext {
     CallContext::new(Uuid::new_v4(), "hostile")

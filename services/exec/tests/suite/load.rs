@@ -1,6 +1,5 @@
 //! Loading components: what the host accepts and what it rejects, and the artifact cache.
 
-mod support;
 
 use std::sync::Arc;
 
@@ -9,7 +8,7 @@ use trellis_exec::host::Services;
 use trellis_exec::runtime::CacheOutcome;
 use trellis_exec::{ExecError, Runtime, RuntimeSettings};
 
-use support::{components, runtime};
+use crate::support::{components, runtime};
 
 fn rejection(result: Result<Arc<trellis_exec::LoadedPlugin>, ExecError>) -> String {
     match result {

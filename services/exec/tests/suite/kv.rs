@@ -1,13 +1,12 @@
 //! The `kv` import: data is scoped to workspace and plugin, on Redis and in memory.
 
-mod support;
 
 use serde_json::json;
 use trellis_exec::host::kv::KvStore;
 use trellis_exec::{CallContext, Runtime};
 use uuid::Uuid;
 
-use support::{execute, hostile, runtime_with};
+use crate::support::{execute, hostile, runtime_with};
 
 const REDIS_URL: &str = "redis://127.0.0.1:6379";
 

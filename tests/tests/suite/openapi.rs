@@ -13,7 +13,7 @@ fn committed_document_is_current() {
     }
     assert!(
         committed == current,
-        "openapi/trellis.json is stale; regenerate it with `TRELLIS_UPDATE_OPENAPI=1 cargo test -p trellis-tests --test openapi`"
+        "openapi/trellis.json is stale; regenerate it with `TRELLIS_UPDATE_OPENAPI=1 cargo test -p trellis-tests --test suite openapi`"
     );
 }
 

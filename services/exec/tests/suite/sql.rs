@@ -1,7 +1,6 @@
 //! The `sql` import against real PostgreSQL, MariaDB and SQLite: bound parameters, the
 //! statement timeout and the row cap.
 
-mod support;
 
 use std::time::Duration;
 
@@ -13,7 +12,7 @@ use trellis_exec::host::Services;
 use trellis_exec::{CallContext, RunError, Runtime, RuntimeSettings};
 use uuid::Uuid;
 
-use support::{execute, hostile};
+use crate::support::{execute, hostile};
 
 const POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 const MARIADB_URL: &str = "mysql://root@127.0.0.1:3306/mysql";

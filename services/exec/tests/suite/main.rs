@@ -1,0 +1,10 @@
+//! The connector runtime's integration suite: one test binary, so wasmtime links once.
+
+mod support;
+
+mod kv;
+mod load;
+mod network;
+mod routes;
+mod sandbox;
+mod sql;

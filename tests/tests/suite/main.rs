@@ -1,0 +1,14 @@
+//! The cross-service suite: one test binary, so the server links once.
+
+mod apps_distributed;
+mod apps_lifecycle;
+mod apps_resources;
+mod apps_role_matrix;
+mod distributed;
+mod input;
+mod openapi;
+mod rate_limits;
+mod role_matrix;
+mod sessions;
+mod tokens;
+mod workspaces;
