@@ -6,6 +6,7 @@
 
 pub mod apps;
 pub mod catalog;
+pub mod postgres;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -97,6 +97,13 @@ pub struct Settings {
     pub service_token: Option<Secret>,
     /// Largest accepted request body, in bytes.
     pub max_body_bytes: usize,
+    /// Browser origins allowed to call the API (`https://tools.example.com`), or `*` for any.
+    /// Empty allows none.
+    pub cors_allowed_origins: Vec<String>,
+    /// Seconds the gateway waits for a service to answer most requests.
+    pub upstream_timeout_seconds: u64,
+    /// Seconds the gateway waits for action runs, direct plugin calls and plugin uploads.
+    pub upstream_long_timeout_seconds: u64,
     /// Failed logins allowed per account and per client address within the window.
     pub login_max_failures: u32,
     /// Length of the failed-login window, in seconds.
@@ -143,6 +150,9 @@ impl Default for Settings {
             encryption_key: None,
             service_token: None,
             max_body_bytes: 1024 * 1024,
+            cors_allowed_origins: Vec::new(),
+            upstream_timeout_seconds: 30,
+            upstream_long_timeout_seconds: 75,
             login_max_failures: 5,
             login_window_seconds: 15 * 60,
             rate_limit_auth_per_minute: 60,
@@ -248,6 +258,24 @@ impl Settings {
             if value == 0 {
                 return invalid(key, "must be at least 1 request per minute");
             }
+        }
+        for origin in &self.cors_allowed_origins {
+            let valid = origin == "*"
+                || ((origin.starts_with("http://") || origin.starts_with("https://"))
+                    && !origin.ends_with('/')
+                    && origin.matches('/').count() == 2);
+            if !valid {
+                return invalid(
+                    "cors_allowed_origins",
+                    &format!("`{origin}` is not an origin; write `https://host[:port]` or `*`"),
+                );
+            }
+        }
+        if self.upstream_timeout_seconds == 0 || self.upstream_long_timeout_seconds == 0 {
+            return invalid(
+                "upstream_timeout_seconds",
+                "upstream timeouts must be at least 1 second",
+            );
         }
         if self.login_max_failures == 0 {
             return invalid("login_max_failures", "must be at least 1");

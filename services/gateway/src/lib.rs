@@ -1,16 +1,24 @@
 //! The API gateway: in distributed mode it forwards each public route to the service that owns
 //! it. In embedded mode every service is mounted in one app and no forwarding happens.
 
+mod edge;
 mod limiter;
 mod rate_limit;
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
+
+use actix_web::web::Bytes;
+use futures_util::StreamExt;
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
+pub use edge::{authenticate, EdgeAuth, EdgeIdentity, API_KEY_HEADER, USER_HEADER};
 pub use limiter::{Decision, Limiter, Quota, Unavailable};
 pub use rate_limit::{rate_limit, RateLimits};
-use trellis_problem::{read_limited, BodyLimit, Problem, DEFAULT_BODY_LIMIT};
+
+use trellis_problem::{BodyLimit, Problem, DEFAULT_BODY_LIMIT};
 
 /// Headers that describe one connection and are never forwarded.
 const HOP_BY_HOP: [&str; 8] = [
@@ -32,19 +40,30 @@ pub enum Upstream {
     Exec,
 }
 
+/// How long the gateway waits for a service to answer.
+#[derive(Debug, Clone, Copy)]
+pub struct Timeouts {
+    /// Most routes.
+    pub default: Duration,
+    /// Action runs, direct plugin calls and plugin uploads, which may take up to the exec
+    /// service's longest deadline or a compilation.
+    pub long: Duration,
+}
+
 /// Base URLs of the services and the pooled client that reaches them.
 pub struct Upstreams {
     pub auth: String,
     pub apps: String,
     pub exec: String,
+    timeouts: Timeouts,
     client: reqwest::Client,
 }
 
 impl Upstreams {
-    /// Upstreams reached over keep-alive connections, each call bounded by `timeout`.
-    pub fn new(auth: &str, apps: &str, exec: &str, timeout: Duration) -> Self {
+    /// Upstreams reached over keep-alive connections, each call bounded by its route's timeout.
+    pub fn new(auth: &str, apps: &str, exec: &str, timeouts: Timeouts) -> Self {
+        // The client never retries: a request reaches its service at most once.
         let client = reqwest::Client::builder()
-            .timeout(timeout)
             .connect_timeout(Duration::from_secs(2))
             .pool_idle_timeout(Duration::from_secs(60))
             .redirect(reqwest::redirect::Policy::none())
@@ -55,6 +74,7 @@ impl Upstreams {
             auth: trim(auth),
             apps: trim(apps),
             exec: trim(exec),
+            timeouts,
             client,
         }
     }
@@ -64,6 +84,21 @@ impl Upstreams {
             Upstream::Auth => &self.auth,
             Upstream::Apps => &self.apps,
             Upstream::Exec => &self.exec,
+        }
+    }
+
+    /// The timeout of one route: long for runs, plugin calls and uploads.
+    pub fn timeout_for(&self, method: &str, path: &str) -> Duration {
+        let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+        let long = match segments.as_slice() {
+            [.., "actions", _, "run"] | [.., "plugins", _, "invoke"] => true,
+            ["api", "v1", "workspaces", _, "plugins"] => method == "POST",
+            _ => false,
+        };
+        if long {
+            self.timeouts.long
+        } else {
+            self.timeouts.default
         }
     }
 }
@@ -108,9 +143,10 @@ pub async fn forward(
     let limit = request
         .app_data::<BodyLimit>()
         .map_or(DEFAULT_BODY_LIMIT, |l| l.0);
-
-    // TODO: stream request bodies; they are buffered up to the body limit for now.
-    let body = read_limited(&mut payload.into_inner(), limit).await?;
+    let declared = declared_length(&request)?;
+    if declared.is_some_and(|length| length > limit) {
+        return Err(too_large(limit));
+    }
 
     let query = request.query_string();
     let mut url = format!("{}{}", upstreams.base(upstream), request.path());
@@ -126,7 +162,8 @@ pub async fn forward(
                 "Unsupported method",
             )
         })?;
-    let mut outgoing = upstreams.client.request(method, &url).body(body);
+    let timeout = upstreams.timeout_for(request.method().as_str(), request.path());
+    let mut outgoing = upstreams.client.request(method, &url).timeout(timeout);
     for (name, value) in request.headers() {
         if !HOP_BY_HOP.contains(&name.as_str()) && name.as_str() != "host" {
             outgoing = outgoing.header(name.as_str(), value.as_bytes());
@@ -135,8 +172,16 @@ pub async fn forward(
     if let Some(peer) = request.peer_addr() {
         outgoing = outgoing.header("x-forwarded-for", peer.ip().to_string());
     }
+    let overflow = Arc::new(AtomicBool::new(false));
+    let chunked = request.headers().contains_key("transfer-encoding");
+    if chunked || declared.is_some_and(|length| length > 0) {
+        outgoing = outgoing.body(stream_body(payload, limit, overflow.clone()));
+    }
 
     let response = outgoing.send().await.map_err(|error| {
+        if overflow.load(Ordering::Relaxed) {
+            return too_large(limit);
+        }
         tracing::warn!(?upstream, %error, "upstream call failed");
         if error.is_timeout() {
             Problem::new(
@@ -162,6 +207,66 @@ pub async fn forward(
         }
     }
     Ok(builder.streaming(response.bytes_stream()))
+}
+
+/// Reads `Content-Length`, refusing a value that is not a number.
+fn declared_length(request: &HttpRequest) -> Result<Option<usize>, Problem> {
+    let Some(value) = request.headers().get("content-length") else {
+        return Ok(None);
+    };
+    value
+        .to_str()
+        .ok()
+        .and_then(|text| text.trim().parse().ok())
+        .map(Some)
+        .ok_or_else(|| {
+            Problem::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_header",
+                "Content-Length must be a whole number of bytes",
+            )
+        })
+}
+
+fn too_large(limit: usize) -> Problem {
+    Problem::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "payload_too_large",
+        format!("The request body is larger than the limit of {limit} bytes; send a smaller body"),
+    )
+}
+
+/// Streams the request body to the service as it arrives. The payload lives on this worker's
+/// thread, so a local task moves its chunks through a channel. Passing `limit` ends the
+/// stream with an error and sets `overflow`.
+fn stream_body(payload: web::Payload, limit: usize, overflow: Arc<AtomicBool>) -> reqwest::Body {
+    let (sender, receiver) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
+    actix_web::rt::spawn(async move {
+        let mut payload = payload.into_inner();
+        let mut total = 0usize;
+        while let Some(chunk) = payload.next().await {
+            let item = match chunk {
+                Ok(bytes) => {
+                    total += bytes.len();
+                    if total > limit {
+                        overflow.store(true, Ordering::Relaxed);
+                        Err(std::io::Error::other("the request body is over the limit"))
+                    } else {
+                        Ok(bytes)
+                    }
+                }
+                Err(error) => Err(std::io::Error::other(error.to_string())),
+            };
+            let failed = item.is_err();
+            if sender.send(item).await.is_err() || failed {
+                return;
+            }
+        }
+    });
+    let chunks = futures_util::stream::unfold(receiver, |mut receiver| async move {
+        receiver.recv().await.map(|item| (item, receiver))
+    });
+    reqwest::Body::wrap_stream(chunks)
 }
 
 #[cfg(test)]

@@ -10,12 +10,13 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::middleware::Next;
-use actix_web::{web, ResponseError};
+use actix_web::{web, HttpMessage, ResponseError};
 use sha2::{Digest, Sha256};
 use trellis_problem::Problem;
 use trellis_tokens::{bearer_token, Access, API_KEY_PREFIX};
 use uuid::Uuid;
 
+use crate::edge::EdgeIdentity;
 use crate::limiter::{Decision, Limiter, Quota};
 
 /// Limiter and quotas, registered as app data.
@@ -83,8 +84,11 @@ async fn checks(request: &ServiceRequest, limits: &RateLimits) -> Vec<(String, Q
     }
     // Only verified callers count against a workspace, so strangers cannot spend its quota.
     // NOTE: a signed-in user who is not a member still counts until the handler refuses them.
+    // Behind the edge check the token is already verified; in one process it is verified here.
+    let edge_verified = request.extensions().get::<EdgeIdentity>().is_some();
     let access = request.app_data::<web::Data<Access>>();
     let verified = match access {
+        _ if edge_verified => true,
         Some(access) => access.verifier.verify(&token).await.is_ok(),
         None => false,
     };

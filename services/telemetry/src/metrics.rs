@@ -107,6 +107,13 @@ where
     }
 }
 
+/// The workspace id of a tenant route, for the access log; empty for other routes.
+fn workspace_of(path: &str) -> Option<String> {
+    let rest = path.strip_prefix("/api/v1/workspaces/")?;
+    let id = rest.split('/').next()?;
+    uuid::Uuid::parse_str(id).ok().map(|id| id.to_string())
+}
+
 pub struct MetricsService<S> {
     service: Rc<S>,
 }
@@ -125,6 +132,7 @@ where
     fn call(&self, request: ServiceRequest) -> Self::Future {
         let started = Instant::now();
         let method = request.method().to_string();
+        let workspace_id = workspace_of(request.path()).unwrap_or_default();
         let service = self.service.clone();
 
         Box::pin(async move {
@@ -151,6 +159,7 @@ where
                 http.route = %route,
                 http.status = status,
                 duration_ms = elapsed.as_secs_f64() * 1000.0,
+                workspace_id = %workspace_id,
                 "request served"
             );
             Ok(response)

@@ -4,8 +4,10 @@ use std::net::{SocketAddr, TcpListener};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
+use actix_cors::Cors;
 use actix_web::dev::ServerHandle;
-use actix_web::middleware::from_fn;
+use actix_web::http::header;
+use actix_web::middleware::{from_fn, Condition};
 use actix_web::{web, App, HttpResponse, HttpServer};
 use anyhow::Context;
 use sea_orm::DatabaseConnection;
@@ -13,7 +15,7 @@ use trellis_apps::{AppsState, ConnectorCatalog, EmptyCatalog};
 use trellis_auth::{AuthSettings, AuthState, LocalDirectory, ServiceToken};
 use trellis_config::Settings;
 use trellis_exec::{ExecSettings, ExecState, RuntimeSettings};
-use trellis_gateway::{Limiter, Quota, RateLimits};
+use trellis_gateway::{EdgeAuth, Limiter, Quota, RateLimits, Timeouts};
 use trellis_problem::{BodyLimit, Problem};
 use trellis_telemetry::{configure_health, MetricsMiddleware, RequestIdMiddleware};
 use trellis_tokens::{Access, HttpDirectory, JwksSource, Verifier};
@@ -53,7 +55,13 @@ struct Readiness(Vec<DatabaseConnection>);
 
 async fn readyz(readiness: web::Data<Readiness>) -> HttpResponse {
     for db in &readiness.0 {
-        if let Err(error) = db.ping().await {
+        let ping = tokio::time::timeout(Duration::from_secs(2), db.ping()).await;
+        let failure = match ping {
+            Ok(Ok(())) => None,
+            Ok(Err(error)) => Some(error.to_string()),
+            Err(_) => Some("no answer within 2 seconds".to_string()),
+        };
+        if let Some(error) = failure {
             tracing::warn!(%error, "readiness check failed: database unreachable");
             return Problem::new(
                 actix_web::http::StatusCode::SERVICE_UNAVAILABLE,
@@ -387,6 +395,7 @@ pub async fn start_with_catalog(
         Role::Embedded => Some(web::Data::new(rate_limits(&settings).await?)),
         _ => None,
     };
+    let origins = settings.cors_allowed_origins.clone();
 
     let server = HttpServer::new(move || {
         let mut app = App::new()
@@ -421,6 +430,7 @@ pub async fn start_with_catalog(
         app.configure(|config| openapi::configure(config, document.clone()))
             .default_service(web::to(not_found))
             .wrap(from_fn(trellis_gateway::rate_limit))
+            .wrap(cors(&origins))
             .wrap(security_headers())
             .wrap(MetricsMiddleware)
             .wrap(RequestIdMiddleware)
@@ -449,6 +459,36 @@ fn security_headers() -> actix_web::middleware::DefaultHeaders {
         .add(("Cache-Control", "no-store"))
 }
 
+/// Cross-origin access for the configured browser origins; with none configured it adds
+/// nothing, so requests carrying an `Origin` header are served as before.
+fn cors(origins: &[String]) -> Condition<Cors> {
+    let mut cors = Cors::default()
+        .allowed_methods(["GET", "POST", "PUT", "PATCH", "DELETE"])
+        .allowed_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::ACCEPT,
+            header::IF_MATCH,
+            header::HeaderName::from_static("x-request-id"),
+        ])
+        .expose_headers([
+            "x-request-id",
+            "ratelimit-limit",
+            "ratelimit-remaining",
+            "ratelimit-reset",
+            "retry-after",
+        ])
+        .max_age(600);
+    for origin in origins {
+        cors = if origin == "*" {
+            cors.allow_any_origin()
+        } else {
+            cors.allowed_origin(origin)
+        };
+    }
+    Condition::new(!origins.is_empty(), cors)
+}
+
 /// Binds the address, naming it in the error.
 pub fn bind(address: SocketAddr) -> anyhow::Result<TcpListener> {
     TcpListener::bind(address)
@@ -459,8 +499,8 @@ pub fn bind(address: SocketAddr) -> anyhow::Result<TcpListener> {
 pub async fn start_gateway(settings: Settings, listener: TcpListener) -> anyhow::Result<Running> {
     let address = listener.local_addr()?;
     let limits = web::Data::new(rate_limits(&settings).await?);
-    // The gateway verifies access tokens with auth's public keys, to count verified callers
-    // against their workspace's rate limit.
+    // The gateway verifies access tokens with auth's public keys and looks API keys up
+    // through auth, refusing bad credentials at the edge.
     let auth_url = settings.auth_url.trim_end_matches('/');
     let source = JwksSource::Remote {
         url: format!("{auth_url}/.well-known/jwks.json"),
@@ -477,17 +517,23 @@ pub async fn start_gateway(settings: Settings, listener: TcpListener) -> anyhow:
         .map(|t| t.expose().to_string())
         .unwrap_or_default();
     let directory = Arc::new(HttpDirectory::new(auth_url, &token));
+    let edge = web::Data::new(EdgeAuth::new(verifier.clone(), directory.clone()));
     let access = web::Data::new(Access {
         verifier,
         directory,
     });
     let limit = settings.max_body_bytes;
+    let timeouts = Timeouts {
+        default: Duration::from_secs(settings.upstream_timeout_seconds),
+        long: Duration::from_secs(settings.upstream_long_timeout_seconds),
+    };
     let upstreams = web::Data::new(trellis_gateway::Upstreams::new(
         &settings.auth_url,
         &settings.apps_url,
         &settings.exec_url,
-        Duration::from_secs(30),
+        timeouts,
     ));
+    let origins = settings.cors_allowed_origins.clone();
     let document = openapi::document();
 
     let server = HttpServer::new(move || {
@@ -496,6 +542,7 @@ pub async fn start_gateway(settings: Settings, listener: TcpListener) -> anyhow:
             .app_data(upstreams.clone())
             .app_data(limits.clone())
             .app_data(access.clone())
+            .app_data(edge.clone())
             .configure(configure_health)
             .route(
                 "/readyz",
@@ -506,6 +553,8 @@ pub async fn start_gateway(settings: Settings, listener: TcpListener) -> anyhow:
             .configure(|config| openapi::configure(config, document.clone()))
             .default_service(web::to(trellis_gateway::forward))
             .wrap(from_fn(trellis_gateway::rate_limit))
+            .wrap(from_fn(trellis_gateway::authenticate))
+            .wrap(cors(&origins))
             .wrap(security_headers())
             .wrap(MetricsMiddleware)
             .wrap(RequestIdMiddleware)

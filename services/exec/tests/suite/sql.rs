@@ -1,7 +1,6 @@
 //! The `sql` import against real PostgreSQL, MariaDB and SQLite: bound parameters, the
 //! statement timeout and the row cap.
 
-
 use std::time::Duration;
 
 use serde_json::{json, Value};
