@@ -1,6 +1,9 @@
-//! The exec service's schema: uploaded connector plugins and their component bytes.
+//! The exec service's schema: uploaded connector plugins and their component bytes, and the
+//! record of every action run.
 
 use sea_orm_migration::prelude::*;
+
+use crate::columns::{id, text, time};
 
 /// Migrations of the exec service, applied in order.
 pub struct Migrator;
@@ -8,7 +11,7 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(CreatePlugins)]
+        vec![Box::new(CreatePlugins), Box::new(CreateRuns)]
     }
 }
 
@@ -142,6 +145,105 @@ impl MigrationTrait for CreatePlugins {
             .await?;
         manager
             .drop_table(Table::drop().table(ExecPlugins::Table).to_owned())
+            .await
+    }
+}
+
+#[derive(DeriveIden)]
+enum ExecRuns {
+    Table,
+    Id,
+    WorkspaceId,
+    AppId,
+    ActionId,
+    ResourceId,
+    PluginId,
+    Release,
+    UserId,
+    ApiKeyId,
+    Caller,
+    Day,
+    StartedAt,
+    DurationMs,
+    Outcome,
+    ErrorCode,
+    Cached,
+    Truncated,
+    InputTokens,
+    OutputTokens,
+    Model,
+}
+
+struct CreateRuns;
+
+impl MigrationName for CreateRuns {
+    fn name(&self) -> &str {
+        "m20261204_000002_exec_create_runs"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for CreateRuns {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_table(
+                Table::create()
+                    .table(ExecRuns::Table)
+                    .col(id(ExecRuns::Id).primary_key())
+                    .col(id(ExecRuns::WorkspaceId))
+                    .col(id(ExecRuns::AppId))
+                    .col(id(ExecRuns::ActionId))
+                    .col(id(ExecRuns::ResourceId))
+                    .col(ColumnDef::new(ExecRuns::PluginId).string_len(64).not_null())
+                    .col(ColumnDef::new(ExecRuns::Release).integer().null())
+                    .col(ColumnDef::new(ExecRuns::UserId).uuid().null())
+                    .col(ColumnDef::new(ExecRuns::ApiKeyId).uuid().null())
+                    .col(ColumnDef::new(ExecRuns::Caller).string_len(16).not_null())
+                    // The UTC date as `YYYY-MM-DD`, so usage groups by day the same way on
+                    // every database.
+                    .col(ColumnDef::new(ExecRuns::Day).string_len(10).not_null())
+                    .col(time(ExecRuns::StartedAt))
+                    .col(
+                        ColumnDef::new(ExecRuns::DurationMs)
+                            .big_integer()
+                            .not_null(),
+                    )
+                    .col(text(ExecRuns::Outcome))
+                    .col(ColumnDef::new(ExecRuns::ErrorCode).string().null())
+                    .col(ColumnDef::new(ExecRuns::Cached).boolean().not_null())
+                    .col(ColumnDef::new(ExecRuns::Truncated).boolean().not_null())
+                    .col(ColumnDef::new(ExecRuns::InputTokens).big_integer().null())
+                    .col(ColumnDef::new(ExecRuns::OutputTokens).big_integer().null())
+                    .col(ColumnDef::new(ExecRuns::Model).string().null())
+                    .to_owned(),
+            )
+            .await?;
+
+        manager
+            .create_index(
+                Index::create()
+                    .name("exec_runs_workspace_started")
+                    .table(ExecRuns::Table)
+                    .col(ExecRuns::WorkspaceId)
+                    .col(ExecRuns::StartedAt)
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("exec_runs_workspace_day")
+                    .table(ExecRuns::Table)
+                    .col(ExecRuns::WorkspaceId)
+                    .col(ExecRuns::Day)
+                    .to_owned(),
+            )
+            .await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .drop_table(Table::drop().table(ExecRuns::Table).to_owned())
             .await
     }
 }

@@ -7,6 +7,7 @@
 pub mod apps;
 pub mod catalog;
 pub mod postgres;
+pub mod runs;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -42,7 +43,8 @@ pub struct TestServer {
     pub client: reqwest::Client,
     pub settings: Settings,
     running: Option<Running>,
-    catalog: Arc<dyn trellis_apps::ConnectorCatalog>,
+    /// A catalog that replaces the exec service's connectors; `None` uses the real ones.
+    catalog: Option<Arc<dyn trellis_apps::ConnectorCatalog>>,
     _data: tempfile::TempDir,
 }
 
@@ -93,16 +95,24 @@ impl TestServer {
         TestServer::start_with(|_| {}).await
     }
 
-    /// Starts the embedded server after `adjust` changes the settings.
+    /// Starts the embedded server with the built-in connectors, after `adjust` changes the
+    /// settings.
     pub async fn start_with(adjust: impl FnOnce(&mut Settings)) -> TestServer {
-        TestServer::start_with_catalog(adjust, Arc::new(trellis_apps::EmptyCatalog)).await
+        TestServer::start_inner(adjust, None).await
     }
 
-    /// Starts the embedded server with a connector catalog, after `adjust` changes the
-    /// settings.
+    /// Starts the embedded server with a connector catalog in place of the built-in
+    /// connectors, after `adjust` changes the settings.
     pub async fn start_with_catalog(
         adjust: impl FnOnce(&mut Settings),
         catalog: Arc<dyn trellis_apps::ConnectorCatalog>,
+    ) -> TestServer {
+        TestServer::start_inner(adjust, Some(catalog)).await
+    }
+
+    async fn start_inner(
+        adjust: impl FnOnce(&mut Settings),
+        catalog: Option<Arc<dyn trellis_apps::ConnectorCatalog>>,
     ) -> TestServer {
         trellis_telemetry::init_logging("error", false);
         let data = tempfile::tempdir().expect("a temporary folder");
@@ -114,17 +124,15 @@ impl TestServer {
             settings.database_url = Some(Secret::new(fresh_postgres_database().await));
         }
         settings.redis_prefix = format!("trellis-test-{}", Uuid::new_v4().simple());
+        // Servers of finished tests stay up until the suite ends, and each instance slot
+        // reserves address space, so a small pool lets the whole suite run in one process.
+        settings.exec_max_instances = 8;
         adjust(&mut settings);
 
         let listener = trellis::bind("127.0.0.1:0".parse().unwrap()).unwrap();
-        let running = trellis::start_with_catalog(
-            settings.clone(),
-            trellis::Role::Embedded,
-            listener,
-            catalog.clone(),
-        )
-        .await
-        .expect("the server starts");
+        let running = start_embedded(&settings, listener, catalog.clone())
+            .await
+            .expect("the server starts");
         TestServer {
             address: running.address,
             client: reqwest::Client::new(),
@@ -144,14 +152,9 @@ impl TestServer {
         let mut settings = self.settings.clone();
         adjust(&mut settings);
         let listener = trellis::bind("127.0.0.1:0".parse().unwrap()).unwrap();
-        let running = trellis::start_with_catalog(
-            settings.clone(),
-            trellis::Role::Embedded,
-            listener,
-            self.catalog.clone(),
-        )
-        .await
-        .expect("the server starts again");
+        let running = start_embedded(&settings, listener, self.catalog.clone())
+            .await
+            .expect("the server starts again");
         let data = std::mem::replace(&mut self._data, tempfile::tempdir().unwrap());
         TestServer {
             address: running.address,
@@ -277,6 +280,20 @@ impl TestServer {
     }
 }
 
+async fn start_embedded(
+    settings: &Settings,
+    listener: std::net::TcpListener,
+    catalog: Option<Arc<dyn trellis_apps::ConnectorCatalog>>,
+) -> anyhow::Result<Running> {
+    let role = trellis::Role::Embedded;
+    match catalog {
+        Some(catalog) => {
+            trellis::start_with_catalog(settings.clone(), role, listener, catalog).await
+        }
+        None => trellis::start(settings.clone(), role, listener).await,
+    }
+}
+
 /// Opens a direct connection to the server's auth database, for checks a client cannot make.
 pub async fn auth_db(server: &TestServer) -> sea_orm::DatabaseConnection {
     trellis::database::connect(&server.settings, trellis::database::Owner::Auth)
@@ -287,6 +304,13 @@ pub async fn auth_db(server: &TestServer) -> sea_orm::DatabaseConnection {
 /// Opens a direct connection to the server's apps database, for checks a client cannot make.
 pub async fn apps_db(server: &TestServer) -> sea_orm::DatabaseConnection {
     trellis::database::connect(&server.settings, trellis::database::Owner::Apps)
+        .await
+        .unwrap()
+}
+
+/// Opens a direct connection to the server's exec database, for checks a client cannot make.
+pub async fn exec_db(server: &TestServer) -> sea_orm::DatabaseConnection {
+    trellis::database::connect(&server.settings, trellis::database::Owner::Exec)
         .await
         .unwrap()
 }

@@ -10,6 +10,13 @@ impl Connector for Echo {
     fn manifest() -> Manifest {
         Manifest::new("echo", "Echo", env!("CARGO_PKG_VERSION"))
             .description("Returns its input unchanged; useful to check that connectors run.")
+            // An optional secret that the connector never reads, so the platform's handling of
+            // secrets can be checked end to end.
+            .config_schema(json!({
+                "type": "object",
+                "properties": {"token": {"type": "string"}}
+            }))
+            .secret_field("token")
             .operation(
                 Operation::new("echo", json!({}))
                     .description("Returns the input unchanged")

@@ -65,27 +65,3 @@ pub trait ConnectorCatalog: Send + Sync {
         config: &SecretConfig,
     ) -> Result<ConnectionTest, CatalogError>;
 }
-
-/// A catalog with no connectors, for a process where the exec service is not wired in.
-pub struct EmptyCatalog;
-
-#[async_trait::async_trait]
-impl ConnectorCatalog for EmptyCatalog {
-    async fn describe(
-        &self,
-        _workspace_id: Uuid,
-        _plugin_id: &str,
-        _version: &str,
-    ) -> Result<Option<ConnectorManifest>, CatalogError> {
-        Ok(None)
-    }
-
-    async fn test_connection(
-        &self,
-        _workspace_id: Uuid,
-        _manifest: &ConnectorManifest,
-        _config: &SecretConfig,
-    ) -> Result<ConnectionTest, CatalogError> {
-        Err(CatalogError("no connector catalog is configured".into()))
-    }
-}

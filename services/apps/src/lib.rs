@@ -17,8 +17,7 @@ use actix_web::web;
 use sea_orm::DatabaseConnection;
 
 pub use catalog::{
-    CatalogError, ConnectionTest, ConnectorCatalog, ConnectorManifest, EmptyCatalog,
-    OperationManifest,
+    CatalogError, ConnectionTest, ConnectorCatalog, ConnectorManifest, OperationManifest,
 };
 pub use crypto::EncryptionKeys;
 pub use domain::access::AppAccess;

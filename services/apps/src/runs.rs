@@ -1,5 +1,6 @@
 //! Loading of actions for runs, which the exec service calls.
 
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use uuid::Uuid;
 
 use crate::domain::access::AppAccess;
@@ -10,7 +11,8 @@ use crate::storage::{actions, apps, releases, resources};
 use crate::{secrets, AppsState};
 
 /// Definition of an action that a run uses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Stage {
     /// The draft, which editors run while building the app.
     Draft,
@@ -18,19 +20,21 @@ pub enum Stage {
     LatestRelease,
 }
 
-/// A resource ready for a connector call. Its `Debug` output hides the secrets.
-#[derive(Debug, Clone)]
+/// A resource ready for a connector call. Its `Debug` output hides the secrets, but its JSON
+/// form carries them, for the internal API between the apps and exec services only.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ResourceForRun {
     pub id: Uuid,
     pub name: String,
     pub plugin_id: String,
     pub plugin_version: String,
     /// The full config with its secrets decrypted.
+    #[serde(serialize_with = "expose_config", deserialize_with = "secret_config")]
     pub config: SecretConfig,
 }
 
 /// An action loaded for a run.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ActionForRun {
     pub workspace_id: Uuid,
     pub app_id: Uuid,
@@ -104,7 +108,7 @@ pub async fn load_action_for_run(
 }
 
 /// The workspace and app behind a public link.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PublicApp {
     pub workspace_id: Uuid,
     pub app_id: Uuid,
@@ -122,4 +126,12 @@ pub async fn find_public_app(state: &AppsState, public_id: Uuid) -> AppsResult<O
         workspace_id: app.workspace_id,
         app_id: app.id,
     }))
+}
+
+fn expose_config<S: Serializer>(config: &SecretConfig, serializer: S) -> Result<S::Ok, S::Error> {
+    config.expose().serialize(serializer)
+}
+
+fn secret_config<'de, D: Deserializer<'de>>(deserializer: D) -> Result<SecretConfig, D::Error> {
+    serde_json::Value::deserialize(deserializer).map(SecretConfig::new)
 }

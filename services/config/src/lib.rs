@@ -114,6 +114,15 @@ pub struct Settings {
     pub rate_limit_workspace_per_minute: u32,
     /// Requests per minute each API key may send.
     pub rate_limit_api_key_per_minute: u32,
+    /// Anonymous runs of public apps' actions per minute from each client address.
+    pub rate_limit_public_run_per_minute: u32,
+    /// Action runs each workspace may start per minute; 0 turns the quota off.
+    pub quota_runs_per_minute: u64,
+    /// Connector instances each exec process runs at once. Every instance slot reserves
+    /// virtual address space for its memories up front.
+    pub exec_max_instances: u32,
+    /// LLM tokens each workspace's runs may use per UTC day; 0 turns the quota off.
+    pub quota_llm_tokens_per_day: u64,
     /// Argon2id memory cost in KiB (OWASP: 19456).
     pub argon2_memory_kib: u32,
     /// Argon2id iterations (OWASP: 2).
@@ -158,6 +167,10 @@ impl Default for Settings {
             rate_limit_auth_per_minute: 60,
             rate_limit_workspace_per_minute: 3000,
             rate_limit_api_key_per_minute: 1200,
+            rate_limit_public_run_per_minute: 30,
+            quota_runs_per_minute: 600,
+            exec_max_instances: 256,
+            quota_llm_tokens_per_day: 1_000_000,
             argon2_memory_kib: 19 * 1024,
             argon2_iterations: 2,
             argon2_parallelism: 1,
@@ -254,6 +267,10 @@ impl Settings {
                 "rate_limit_api_key_per_minute",
                 self.rate_limit_api_key_per_minute,
             ),
+            (
+                "rate_limit_public_run_per_minute",
+                self.rate_limit_public_run_per_minute,
+            ),
         ] {
             if value == 0 {
                 return invalid(key, "must be at least 1 request per minute");
@@ -276,6 +293,9 @@ impl Settings {
                 "upstream_timeout_seconds",
                 "upstream timeouts must be at least 1 second",
             );
+        }
+        if self.exec_max_instances == 0 {
+            return invalid("exec_max_instances", "must be at least 1");
         }
         if self.login_max_failures == 0 {
             return invalid("login_max_failures", "must be at least 1");

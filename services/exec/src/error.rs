@@ -15,10 +15,7 @@ pub enum ExecError {
     #[error("{0} was not found")]
     NotFound(&'static str),
     #[error("{message}")]
-    Validation {
-        field: &'static str,
-        message: String,
-    },
+    Validation { field: String, message: String },
     #[error("the upload is larger than {limit} bytes")]
     TooLarge { limit: usize },
     #[error("the component was rejected: {0}")]
@@ -29,6 +26,14 @@ pub enum ExecError {
     Busy,
     #[error("the connector call failed: {0}")]
     Run(RunError),
+    #[error("the workspace quota {quota} of {limit} is used up")]
+    QuotaExceeded {
+        quota: &'static str,
+        limit: u64,
+        retry_after: u64,
+    },
+    #[error("{0}")]
+    Transformer(String),
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -60,6 +65,23 @@ impl ExecError {
             )
             .with_retry_after(1),
             ExecError::Run(error) => run_problem(error),
+            ExecError::QuotaExceeded {
+                quota,
+                limit,
+                retry_after,
+            } => Problem::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "quota_exceeded",
+                format!(
+                    "The workspace quota `{quota}` ({limit}) is used up; retry in {retry_after} seconds"
+                ),
+            )
+            .with_retry_after(*retry_after),
+            ExecError::Transformer(message) => Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "transformer_failed",
+                format!("The action's transformer failed: {message}"),
+            ),
             ExecError::Internal(error) => {
                 tracing::error!(error = format!("{error:#}"), "exec request failed");
                 Problem::internal()

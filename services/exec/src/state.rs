@@ -1,25 +1,34 @@
 //! The exec service's shared state and settings.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use anyhow::Context;
 use sea_orm::DatabaseConnection;
 use uuid::Uuid;
 
+use crate::actions::ActionSource;
 use crate::host::kv::KvStore;
 use crate::host::network::InternalHost;
 use crate::host::Services;
 use crate::registry::Registry;
-use crate::{Runtime, RuntimeSettings};
+use crate::runs::{Quotas, SharedStore};
+use crate::{ExecError, Runtime, RuntimeSettings};
 
 /// Settings of the exec service.
 #[derive(Debug, Clone)]
 pub struct ExecSettings {
     pub runtime: RuntimeSettings,
-    /// Redis for connector key-value data; `None` keeps it in process memory.
+    /// Redis for connector key-value data, cached results and quota counters; `None` keeps
+    /// them in process memory.
     pub redis_url: Option<String>,
+    /// Prefix of the Redis keys of cached results and quota counters.
+    pub redis_prefix: String,
+    /// Runs each workspace may start per minute; 0 turns the quota off.
+    pub quota_runs_per_minute: u64,
+    /// LLM tokens each workspace may use per UTC day; 0 turns the quota off.
+    pub quota_llm_tokens_per_day: u64,
     /// Largest component upload, in bytes.
     pub max_upload_bytes: usize,
     /// Maximum deadline a caller may request, for every workspace.
@@ -34,6 +43,9 @@ impl Default for ExecSettings {
         ExecSettings {
             runtime: RuntimeSettings::default(),
             redis_url: None,
+            redis_prefix: "trellis".into(),
+            quota_runs_per_minute: 600,
+            quota_llm_tokens_per_day: 1_000_000,
             max_upload_bytes: 20 << 20,
             max_deadline: Duration::from_secs(60),
             internal_hosts: HashMap::new(),
@@ -47,6 +59,10 @@ pub struct ExecState {
     pub db: DatabaseConnection,
     pub registry: Registry,
     pub settings: ExecSettings,
+    /// Cached results and quota counters.
+    pub shared: SharedStore,
+    pub quotas: Quotas,
+    actions: OnceLock<Arc<dyn ActionSource>>,
 }
 
 impl ExecState {
@@ -61,11 +77,41 @@ impl ExecState {
         };
         let runtime = Arc::new(Runtime::new(settings.runtime.clone(), Services::new(kv))?);
         let registry = Registry::load(&runtime).await?;
+        let shared = match &settings.redis_url {
+            Some(url) => SharedStore::redis(url, &settings.redis_prefix)
+                .await
+                .context("connecting to Redis for cached results and quotas")?,
+            None => SharedStore::memory(),
+        };
+        let quotas = Quotas::new(
+            shared.clone(),
+            settings.quota_runs_per_minute,
+            settings.quota_llm_tokens_per_day,
+        );
         Ok(ExecState {
             runtime,
             db,
             registry,
             settings,
+            shared,
+            quotas,
+            actions: OnceLock::new(),
+        })
+    }
+
+    /// Sets where runs load actions from. Only the first call has an effect.
+    pub fn set_action_source(&self, source: Arc<dyn ActionSource>) {
+        if self.actions.set(source).is_err() {
+            tracing::warn!("the action source was already set; keeping the first one");
+        }
+    }
+
+    /// Returns where runs load actions from.
+    pub fn actions(&self) -> Result<&Arc<dyn ActionSource>, ExecError> {
+        self.actions.get().ok_or_else(|| {
+            ExecError::Internal(anyhow::anyhow!(
+                "no action source is configured for this exec service"
+            ))
         })
     }
 

@@ -113,6 +113,7 @@ pub fn upstream_for(path: &str) -> Option<Upstream> {
         }
         ["api", "v1", "plugins", ..] => Some(Upstream::Exec),
         ["api", "v1", "public", "apps", _] => Some(Upstream::Apps),
+        ["api", "v1", "public", "apps", _, "actions", _, "run"] => Some(Upstream::Exec),
         ["api", "v1", "workspaces"] | ["api", "v1", "workspaces", _] => Some(Upstream::Auth),
         ["api", "v1", "workspaces", _, area, rest @ ..] => match *area {
             "members" | "invites" | "api-keys" => Some(Upstream::Auth),
@@ -301,6 +302,14 @@ mod tests {
         assert_eq!(
             upstream_for("/api/v1/public/apps/0190c0de-0000-7000-8000-000000000000"),
             Some(Upstream::Apps)
+        );
+    }
+
+    #[test]
+    fn public_action_runs_go_to_exec() {
+        assert_eq!(
+            upstream_for("/api/v1/public/apps/p/actions/x/run"),
+            Some(Upstream::Exec)
         );
     }
 

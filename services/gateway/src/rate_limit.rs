@@ -1,6 +1,6 @@
-//! Rate limits at the edge: per client address on the auth routes, per workspace on tenant
-//! routes, and per API key. Responses carry `RateLimit-*` headers, and rejected requests get 429
-//! with `Retry-After`.
+//! Rate limits at the edge: per client address on the auth routes and on anonymous runs of
+//! public apps, per workspace on tenant routes, and per API key. Responses carry `RateLimit-*`
+//! headers, and rejected requests get 429 with `Retry-After`.
 
 use std::net::IpAddr;
 use std::sync::OnceLock;
@@ -25,6 +25,8 @@ pub struct RateLimits {
     pub auth: Quota,
     pub workspace: Quota,
     pub api_key: Quota,
+    /// Anonymous runs of public apps' actions, per client address.
+    pub public_run: Quota,
 }
 
 /// Behaviour when Redis cannot decide.
@@ -62,14 +64,27 @@ fn key_fingerprint(key: &str) -> String {
         .collect()
 }
 
+/// Returns whether a path runs a public app's action.
+fn is_public_run(path: &str) -> bool {
+    let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    matches!(
+        segments.as_slice(),
+        ["api", "v1", "public", "apps", _, "actions", _, "run"]
+    )
+}
+
 async fn checks(request: &ServiceRequest, limits: &RateLimits) -> Vec<(String, Quota, Fallback)> {
     let path = request.path();
+    let address = request
+        .peer_addr()
+        .map(|a| a.ip())
+        .unwrap_or(IpAddr::from([0, 0, 0, 0]));
     if path.starts_with("/api/v1/auth/") {
-        let address = request
-            .peer_addr()
-            .map(|a| a.ip())
-            .unwrap_or(IpAddr::from([0, 0, 0, 0]));
         return vec![(format!("address:{address}"), limits.auth, Fallback::Refuse)];
+    }
+    if is_public_run(path) {
+        let name = format!("public-run:{address}");
+        return vec![(name, limits.public_run, Fallback::Local)];
     }
     let Some(workspace_id) = workspace_in(path) else {
         return Vec::new();
@@ -184,6 +199,15 @@ mod tests {
         );
         assert_eq!(workspace_in("/api/v1/workspaces"), None);
         assert_eq!(workspace_in("/api/v1/workspaces/not-a-uuid/members"), None);
+    }
+
+    #[test]
+    fn public_run_paths_are_recognized() {
+        let id = Uuid::new_v4();
+        assert!(is_public_run(&format!(
+            "/api/v1/public/apps/{id}/actions/{id}/run"
+        )));
+        assert!(!is_public_run(&format!("/api/v1/public/apps/{id}")));
     }
 
     #[test]

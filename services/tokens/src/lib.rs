@@ -19,4 +19,6 @@ pub use keyring::{write_private, Jwk, Jwks, KeyRing, SigningKey};
 pub use verifier::{JwksSource, TokenError, Verifier};
 mod remote;
 
-pub use remote::{ApiKeyLookup, HttpDirectory, RoleAnswer, SERVICE_TOKEN_HEADER};
+pub use remote::{
+    has_service_token, ApiKeyLookup, HttpDirectory, RoleAnswer, ServiceToken, SERVICE_TOKEN_HEADER,
+};

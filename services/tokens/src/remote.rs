@@ -80,3 +80,26 @@ impl Directory for HttpDirectory {
         Ok(answer.role)
     }
 }
+
+/// The token other services must present on internal routes; `None` disables those routes.
+/// Register it as `web::Data<ServiceToken>`.
+#[derive(Clone)]
+pub struct ServiceToken(pub Option<String>);
+
+/// Checks that a request carries the configured service token, comparing in constant time.
+/// Returns false when no token is configured.
+pub fn has_service_token(request: &actix_web::HttpRequest) -> bool {
+    use subtle::ConstantTimeEq;
+
+    let expected = request
+        .app_data::<actix_web::web::Data<ServiceToken>>()
+        .and_then(|token| token.0.clone());
+    let presented = request
+        .headers()
+        .get(SERVICE_TOKEN_HEADER)
+        .and_then(|value| value.to_str().ok());
+    match (expected, presented) {
+        (Some(expected), Some(presented)) => expected.as_bytes().ct_eq(presented.as_bytes()).into(),
+        _ => false,
+    }
+}

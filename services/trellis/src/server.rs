@@ -11,9 +11,12 @@ use actix_web::middleware::{from_fn, Condition};
 use actix_web::{web, App, HttpResponse, HttpServer};
 use anyhow::Context;
 use sea_orm::DatabaseConnection;
-use trellis_apps::{AppsState, ConnectorCatalog, EmptyCatalog};
+use trellis_apps::{AppsState, ConnectorCatalog};
 use trellis_auth::{AuthSettings, AuthState, LocalDirectory, ServiceToken};
 use trellis_config::Settings;
+use trellis_exec::actions::{HttpActions, LocalActions};
+use trellis_exec::catalog::{HttpCatalog, LocalCatalog};
+use trellis_exec::runtime::EngineSettings;
 use trellis_exec::{ExecSettings, ExecState, RuntimeSettings};
 use trellis_gateway::{EdgeAuth, Limiter, Quota, RateLimits, Timeouts};
 use trellis_problem::{BodyLimit, Problem};
@@ -268,13 +271,48 @@ async fn rate_limits(settings: &Settings) -> anyhow::Result<RateLimits> {
         auth: Quota::per_minute(settings.rate_limit_auth_per_minute),
         workspace: Quota::per_minute(settings.rate_limit_workspace_per_minute),
         api_key: Quota::per_minute(settings.rate_limit_api_key_per_minute),
+        public_run: Quota::per_minute(settings.rate_limit_public_run_per_minute),
     })
 }
 
+/// Returns the service token, which a service in its own process needs to reach the others.
+fn service_token(settings: &Settings) -> anyhow::Result<&str> {
+    settings
+        .service_token
+        .as_ref()
+        .map(|token| token.expose())
+        .context("key `service_token` must be set when services run in separate processes")
+}
+
+/// Builds the exec service's state.
+async fn exec_state(settings: &Settings, db: DatabaseConnection) -> anyhow::Result<ExecState> {
+    let exec_settings = ExecSettings {
+        redis_url: settings
+            .redis_url
+            .as_ref()
+            .map(|url| url.expose().to_string()),
+        redis_prefix: settings.redis_prefix.clone(),
+        quota_runs_per_minute: settings.quota_runs_per_minute,
+        quota_llm_tokens_per_day: settings.quota_llm_tokens_per_day,
+        runtime: RuntimeSettings {
+            cache_dir: Some(settings.data_dir.join("artifacts")),
+            engine: EngineSettings {
+                max_instances: settings.exec_max_instances,
+                ..RuntimeSettings::default().engine
+            },
+            ..RuntimeSettings::default()
+        },
+        ..ExecSettings::default()
+    };
+    ExecState::new(db, exec_settings).await
+}
+
+/// Builds the services of `role`. `catalog` replaces the exec service's connector catalog,
+/// for tests.
 async fn assemble(
     settings: &Settings,
     role: Role,
-    catalog: Arc<dyn ConnectorCatalog>,
+    catalog: Option<Arc<dyn ConnectorCatalog>>,
 ) -> anyhow::Result<Parts> {
     let mut readiness = Vec::new();
 
@@ -299,32 +337,39 @@ async fn assemble(
         (remote_access(settings).await?, None)
     };
 
+    let exec = if matches!(role, Role::Embedded | Role::Exec) {
+        let db = database::open(settings, Owner::Exec).await?;
+        readiness.push(db.clone());
+        Some(web::Data::new(exec_state(settings, db).await?))
+    } else {
+        None
+    };
+
     let apps = if matches!(role, Role::Embedded | Role::Apps) {
         let db = database::open(settings, Owner::Apps).await?;
         readiness.push(db.clone());
+        let catalog: Arc<dyn ConnectorCatalog> = match (catalog, &exec) {
+            (Some(catalog), _) => catalog,
+            (None, Some(exec)) => Arc::new(LocalCatalog { exec: exec.clone() }),
+            (None, None) => Arc::new(HttpCatalog::new(
+                &settings.exec_url,
+                service_token(settings)?,
+            )),
+        };
         Some(apps_state(settings, db, catalog)?)
     } else {
         None
     };
 
-    let exec = if matches!(role, Role::Embedded | Role::Exec) {
-        let db = database::open(settings, Owner::Exec).await?;
-        readiness.push(db.clone());
-        let exec_settings = ExecSettings {
-            redis_url: settings
-                .redis_url
-                .as_ref()
-                .map(|url| url.expose().to_string()),
-            runtime: RuntimeSettings {
-                cache_dir: Some(settings.data_dir.join("artifacts")),
-                ..RuntimeSettings::default()
-            },
-            ..ExecSettings::default()
-        };
-        Some(web::Data::new(ExecState::new(db, exec_settings).await?))
-    } else {
-        None
-    };
+    if let Some(exec) = &exec {
+        match &apps {
+            Some(apps) => exec.set_action_source(Arc::new(LocalActions { apps: apps.clone() })),
+            None => exec.set_action_source(Arc::new(HttpActions::new(
+                &settings.apps_url,
+                service_token(settings)?,
+            ))),
+        }
+    }
 
     Ok(Parts {
         access: web::Data::new(access),
@@ -338,10 +383,7 @@ async fn assemble(
 /// Builds the access checks of a service in its own process: it verifies tokens with the auth
 /// service's public keys and looks up API keys and memberships through auth's internal API.
 async fn remote_access(settings: &Settings) -> anyhow::Result<Access> {
-    let token = settings
-        .service_token
-        .as_ref()
-        .context("key `service_token` must be set when services run in separate processes")?;
+    let token = service_token(settings)?;
     let auth_url = settings.auth_url.trim_end_matches('/');
     let source = JwksSource::Remote {
         url: format!("{auth_url}/.well-known/jwks.json"),
@@ -353,31 +395,39 @@ async fn remote_access(settings: &Settings) -> anyhow::Result<Access> {
         source,
     ));
     verifier.refresh().await;
-    let directory = HttpDirectory::new(auth_url, token.expose());
+    let directory = HttpDirectory::new(auth_url, token);
     Ok(Access {
         verifier,
         directory: Arc::new(directory),
     })
 }
 
-/// Starts the routes of `role` on a bound listener.
-// TODO: pass the exec service's connector catalog; with the empty catalog no resource can be
-// created yet.
+/// Starts the routes of `role` on a bound listener. The apps service validates resources and
+/// actions against the exec service's connectors: in process, or over exec's internal API.
 pub async fn start(
     settings: Settings,
     role: Role,
     listener: TcpListener,
 ) -> anyhow::Result<Running> {
-    start_with_catalog(settings, role, listener, Arc::new(EmptyCatalog)).await
+    start_services(settings, role, listener, None).await
 }
 
-/// Starts the routes of `role` on a bound listener, with the connector catalog the apps
-/// service validates resources and actions against.
+/// Starts the routes of `role` on a bound listener, with a connector catalog that replaces
+/// the exec service's, for tests.
 pub async fn start_with_catalog(
     settings: Settings,
     role: Role,
     listener: TcpListener,
     catalog: Arc<dyn ConnectorCatalog>,
+) -> anyhow::Result<Running> {
+    start_services(settings, role, listener, Some(catalog)).await
+}
+
+async fn start_services(
+    settings: Settings,
+    role: Role,
+    listener: TcpListener,
+    catalog: Option<Arc<dyn ConnectorCatalog>>,
 ) -> anyhow::Result<Running> {
     let parts = assemble(&settings, role, catalog).await?;
     let address = listener.local_addr()?;
@@ -411,15 +461,17 @@ pub async fn start_with_catalog(
         if let Some(limits) = &limits {
             app = app.app_data(limits.clone());
         }
-        if let Some(state) = &parts.apps {
-            app = app
-                .app_data(state.clone())
-                .configure(trellis_apps::configure);
-        }
+        // Exec first: its run route lies under the apps scope, which would otherwise match
+        // it and answer 404.
         if let Some(exec) = &parts.exec {
             app = app
                 .app_data(exec.clone())
                 .configure(trellis_exec::configure);
+        }
+        if let Some(state) = &parts.apps {
+            app = app
+                .app_data(state.clone())
+                .configure(trellis_apps::configure);
         }
         if let Some((state, directory)) = &parts.auth {
             app = app

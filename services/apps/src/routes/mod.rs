@@ -3,6 +3,7 @@
 mod actions;
 mod apps;
 mod audit;
+mod internal;
 mod public;
 mod releases;
 mod resources;
@@ -86,6 +87,14 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .route(
             "/api/v1/public/apps/{public_id}",
             web::get().to(public::open),
+        )
+        .route(
+            "/internal/v1/workspaces/{workspace_id}/apps/{app_id}/actions/{action_id}/for-run",
+            web::get().to(internal::action_for_run),
+        )
+        .route(
+            "/internal/v1/public-apps/{public_id}",
+            web::get().to(internal::public_app),
         )
         .service(
             web::scope("/api/v1/workspaces/{workspace_id}/apps")

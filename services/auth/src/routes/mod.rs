@@ -14,7 +14,7 @@ use utoipa::{IntoParams, OpenApi, ToSchema};
 
 use crate::error::{AuthError, AuthResult};
 
-pub use internal::ServiceToken;
+pub use trellis_tokens::ServiceToken;
 
 /// The auth service's OpenAPI document.
 #[derive(OpenApi)]

@@ -201,3 +201,20 @@ fn to_record(row: plugin::Model) -> Result<PluginRecord, ExecError> {
         created_at: row.created_at,
     })
 }
+
+/// Loads the workspace's plugin with this connector id and version.
+pub async fn find_plugin_by_key(
+    db: &DatabaseConnection,
+    workspace_id: Uuid,
+    plugin_key: &str,
+    version: &str,
+) -> Result<Option<PluginRecord>, ExecError> {
+    let row = plugin::Entity::find()
+        .filter(plugin::Column::WorkspaceId.eq(workspace_id))
+        .filter(plugin::Column::PluginKey.eq(plugin_key))
+        .filter(plugin::Column::Version.eq(version))
+        .one(db)
+        .await
+        .context("loading a plugin by connector id")?;
+    row.map(to_record).transpose()
+}

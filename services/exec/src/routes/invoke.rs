@@ -6,10 +6,10 @@ use trellis_tokens::{Caller, Role};
 use uuid::Uuid;
 
 use super::dto::{InvokeRequest, InvokeResponse};
-use crate::host::network::NetworkPolicy;
+use crate::calls::{call_context, ResolvedPlugin};
 use crate::registry::store;
 use crate::runtime::CallLimits;
-use crate::{CallContext, CallRequest, ExecError, ExecState};
+use crate::{CallRequest, ExecError, ExecState};
 
 /// Run one operation of a plugin with the given config and input.
 ///
@@ -47,13 +47,16 @@ pub async fn invoke_plugin(
 
     caller.require(workspace_id, Role::Editor).await?;
 
-    let (plugin, namespace) = match plugin_id.strip_prefix("builtin:") {
+    let resolved = match plugin_id.strip_prefix("builtin:") {
         Some(builtin) => {
             let plugin = state
                 .registry
                 .builtin(builtin)
                 .ok_or(ExecError::NotFound("The plugin"))?;
-            (plugin, plugin_id.clone())
+            ResolvedPlugin {
+                plugin,
+                namespace: plugin_id.clone(),
+            }
         }
         None => {
             let id: Uuid = plugin_id
@@ -65,33 +68,35 @@ pub async fn invoke_plugin(
                 .registry
                 .workspace_plugin(&state.runtime, &state.db, workspace_id, &record)
                 .await?;
-            (plugin, id.to_string())
+            ResolvedPlugin {
+                plugin,
+                namespace: id.to_string(),
+            }
         }
     };
-    if plugin.manifest.operation(&request.operation).is_none() {
+    if resolved
+        .plugin
+        .manifest
+        .operation(&request.operation)
+        .is_none()
+    {
         return Err(ExecError::Validation {
-            field: "operation",
+            field: "operation".into(),
             message: format!("The connector has no operation `{}`", request.operation),
         });
     }
 
-    let mut call = CallContext::new(workspace_id, namespace);
-    call.limits = CallLimits {
-        deadline,
-        ..CallLimits::default()
-    };
-    call.network = NetworkPolicy::from_config(
-        &plugin.manifest.base_url_fields,
-        &request.config,
-        state.internal_hosts(workspace_id),
-    );
+    let call = call_context(&state, workspace_id, &resolved, &request.config, deadline);
     let run_id = call.run_id;
     let call_request = CallRequest::Execute {
         config: request.config,
         operation: request.operation,
         input: request.input,
     };
-    let report = state.runtime.call(&plugin, call, &call_request).await;
+    let report = state
+        .runtime
+        .call(&resolved.plugin, call, &call_request)
+        .await;
 
     let output = report.result.map_err(ExecError::Run)?;
     Ok(HttpResponse::Ok().json(InvokeResponse {
@@ -110,7 +115,7 @@ fn parse_deadline(timeout_ms: Option<u64>, maximum: Duration) -> Result<Duration
     let deadline = Duration::from_millis(milliseconds);
     if milliseconds == 0 || deadline > maximum {
         return Err(ExecError::Validation {
-            field: "timeout_ms",
+            field: "timeout_ms".into(),
             message: format!("`timeout_ms` must be between 1 and {}", maximum.as_millis()),
         });
     }

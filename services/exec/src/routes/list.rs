@@ -32,7 +32,7 @@ pub async fn list_plugins(
     let limit = query.limit.unwrap_or(50);
     if limit == 0 || limit > MAX_LIMIT {
         return Err(ExecError::Validation {
-            field: "limit",
+            field: "limit".into(),
             message: format!("`limit` must be between 1 and {MAX_LIMIT}"),
         });
     }

@@ -1,11 +1,15 @@
-//! HTTP routes of the plugin registry and direct invocation.
+//! HTTP routes of the plugin registry, direct invocation, action runs and usage.
 
 mod builtins;
 mod delete;
 mod dto;
 mod get;
+mod internal;
 mod invoke;
 mod list;
+mod run;
+mod runs;
+mod runs_dto;
 mod upload;
 
 use actix_web::web;
@@ -25,7 +29,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(list::list_plugins)
         .service(get::get_plugin)
         .service(delete::delete_plugin)
-        .service(invoke::invoke_plugin);
+        .service(invoke::invoke_plugin)
+        .service(run::run_action)
+        .service(run::run_public_action)
+        .service(runs::list_runs)
+        .service(runs::usage)
+        .service(internal::describe_connector)
+        .service(internal::test_connector);
 }
 
 /// OpenAPI description of the exec routes, to merge into the gateway's document.
@@ -38,6 +48,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         get::get_plugin,
         delete::delete_plugin,
         invoke::invoke_plugin,
+        run::run_action,
+        run::run_public_action,
+        runs::list_runs,
+        runs::usage,
     ),
     components(schemas(
         BuiltinList,
@@ -49,9 +63,22 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         crate::Manifest,
         crate::OperationSpec,
         crate::host::log::LogLine,
+        runs_dto::RunStage,
+        runs_dto::RunRequest,
+        runs_dto::RunResponse,
+        runs_dto::RunMeta,
+        runs_dto::RunOutcome,
+        runs_dto::RunView,
+        runs_dto::RunPage,
+        runs_dto::UsageItem,
+        runs_dto::UsageReport,
+        crate::runs::Usage,
         trellis_problem::Problem,
     )),
-    tags((name = "plugins", description = "Connector plugins: built-ins, uploads and direct calls"))
+    tags(
+        (name = "plugins", description = "Connector plugins: built-ins, uploads and direct calls"),
+        (name = "runs", description = "Action runs, the run log and usage"),
+    )
 )]
 pub struct ExecApi;
 
@@ -71,5 +98,10 @@ mod tests {
         );
         assert!(paths.contains(&"/api/v1/workspaces/{workspace_id}/plugins/{plugin_id}"));
         assert!(paths.contains(&"/api/v1/workspaces/{workspace_id}/plugins/{plugin_id}/invoke"));
+        assert!(paths
+            .contains(&"/api/v1/workspaces/{workspace_id}/apps/{app_id}/actions/{action_id}/run"));
+        assert!(paths.contains(&"/api/v1/public/apps/{public_id}/actions/{action_id}/run"));
+        assert!(paths.contains(&"/api/v1/workspaces/{workspace_id}/runs"));
+        assert!(paths.contains(&"/api/v1/workspaces/{workspace_id}/usage"));
     }
 }

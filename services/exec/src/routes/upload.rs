@@ -41,7 +41,7 @@ pub async fn upload_plugin(
     let mut wasm = Vec::new();
     while let Some(chunk) = payload.next().await {
         let chunk = chunk.map_err(|_| ExecError::Validation {
-            field: "body",
+            field: "body".into(),
             message: "The upload could not be read".into(),
         })?;
         if wasm.len() + chunk.len() > limit {

@@ -1,0 +1,204 @@
+//! The connector catalog the apps service validates resources against, served by this
+//! service: in process, or over the internal HTTP API when the services run apart.
+
+use std::time::Duration;
+
+use actix_web::web;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use trellis_apps::{
+    CatalogError, ConnectionTest, ConnectorCatalog, ConnectorManifest, OperationManifest,
+    SecretConfig,
+};
+use trellis_tokens::SERVICE_TOKEN_HEADER;
+use uuid::Uuid;
+
+use crate::calls::{call_context, resolve_by_key};
+use crate::runtime::CallLimits;
+use crate::{CallRequest, ExecError, ExecState, Manifest};
+
+/// Converts a connector's manifest to the catalog's form.
+pub fn catalog_manifest(manifest: &Manifest) -> ConnectorManifest {
+    ConnectorManifest {
+        id: manifest.id.clone(),
+        version: manifest.version.clone(),
+        config_schema: manifest.config_schema.clone(),
+        secret_fields: manifest.secret_fields.clone(),
+        operations: manifest
+            .operations
+            .iter()
+            .map(|operation| OperationManifest {
+                name: operation.name.clone(),
+                input_schema: operation.input_schema.clone(),
+                read_only: operation.read_only,
+            })
+            .collect(),
+    }
+}
+
+/// Returns the manifest of a workspace's connector version, or `None` when it has none.
+pub async fn describe(
+    state: &ExecState,
+    workspace_id: Uuid,
+    plugin_id: &str,
+    version: &str,
+) -> Result<Option<ConnectorManifest>, ExecError> {
+    let resolved = resolve_by_key(state, workspace_id, plugin_id, version).await?;
+    Ok(resolved.map(|resolved| catalog_manifest(&resolved.plugin.manifest)))
+}
+
+/// Runs a connector's connection test in the sandbox. A failed test is a result, not an error;
+/// errors mean the connector could not be found or loaded.
+pub async fn test_connection(
+    state: &ExecState,
+    workspace_id: Uuid,
+    plugin_id: &str,
+    version: &str,
+    config: &Value,
+) -> Result<ConnectionTest, ExecError> {
+    let resolved = resolve_by_key(state, workspace_id, plugin_id, version)
+        .await?
+        .ok_or(ExecError::NotFound("The connector"))?;
+    let deadline = CallLimits::default()
+        .deadline
+        .min(state.settings.max_deadline);
+    let call = call_context(state, workspace_id, &resolved, config, deadline);
+    let request = CallRequest::TestConnection {
+        config: config.clone(),
+    };
+
+    let report = state.runtime.call(&resolved.plugin, call, &request).await;
+
+    Ok(match report.result {
+        Ok(_) => ConnectionTest {
+            ok: true,
+            message: "The connection test passed".into(),
+        },
+        Err(error) => ConnectionTest {
+            ok: false,
+            message: error.to_string(),
+        },
+    })
+}
+
+/// The catalog of an exec service in the same process.
+pub struct LocalCatalog {
+    pub exec: web::Data<ExecState>,
+}
+
+#[async_trait::async_trait]
+impl ConnectorCatalog for LocalCatalog {
+    async fn describe(
+        &self,
+        workspace_id: Uuid,
+        plugin_id: &str,
+        version: &str,
+    ) -> Result<Option<ConnectorManifest>, CatalogError> {
+        describe(&self.exec, workspace_id, plugin_id, version)
+            .await
+            .map_err(|error| CatalogError(error.to_string()))
+    }
+
+    async fn test_connection(
+        &self,
+        workspace_id: Uuid,
+        manifest: &ConnectorManifest,
+        config: &SecretConfig,
+    ) -> Result<ConnectionTest, CatalogError> {
+        test_connection(
+            &self.exec,
+            workspace_id,
+            &manifest.id,
+            &manifest.version,
+            config.expose(),
+        )
+        .await
+        .map_err(|error| CatalogError(error.to_string()))
+    }
+}
+
+/// Body of the internal connection-test route. It carries a decrypted config, so it travels
+/// only between services.
+#[derive(Serialize, Deserialize)]
+pub struct TestConnectionRequest {
+    pub config: Value,
+}
+
+/// The catalog of an exec service in another process, reached over its internal API.
+pub struct HttpCatalog {
+    base_url: String,
+    service_token: String,
+    client: reqwest::Client,
+}
+
+impl HttpCatalog {
+    pub fn new(base_url: &str, service_token: &str) -> Self {
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(70))
+            .connect_timeout(Duration::from_secs(2))
+            .build()
+            .expect("an HTTP client with default TLS builds");
+        HttpCatalog {
+            base_url: base_url.trim_end_matches('/').to_string(),
+            service_token: service_token.to_string(),
+            client,
+        }
+    }
+
+    fn connector_url(&self, workspace_id: Uuid, plugin_id: &str, version: &str) -> String {
+        format!(
+            "{}/internal/v1/workspaces/{workspace_id}/connectors/{plugin_id}/{version}",
+            self.base_url
+        )
+    }
+}
+
+fn unavailable(error: reqwest::Error) -> CatalogError {
+    CatalogError(format!("the exec service did not respond: {error}"))
+}
+
+#[async_trait::async_trait]
+impl ConnectorCatalog for HttpCatalog {
+    async fn describe(
+        &self,
+        workspace_id: Uuid,
+        plugin_id: &str,
+        version: &str,
+    ) -> Result<Option<ConnectorManifest>, CatalogError> {
+        let url = self.connector_url(workspace_id, plugin_id, version);
+        let response = self
+            .client
+            .get(url)
+            .header(SERVICE_TOKEN_HEADER, &self.service_token)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        if response.status() == reqwest::StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        let response = response.error_for_status().map_err(unavailable)?;
+        response.json().await.map(Some).map_err(unavailable)
+    }
+
+    async fn test_connection(
+        &self,
+        workspace_id: Uuid,
+        manifest: &ConnectorManifest,
+        config: &SecretConfig,
+    ) -> Result<ConnectionTest, CatalogError> {
+        let url = self.connector_url(workspace_id, &manifest.id, &manifest.version);
+        let body = TestConnectionRequest {
+            config: config.expose().clone(),
+        };
+        let response = self
+            .client
+            .post(format!("{url}/test"))
+            .header(SERVICE_TOKEN_HEADER, &self.service_token)
+            .json(&body)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        let response = response.error_for_status().map_err(unavailable)?;
+        response.json().await.map_err(unavailable)
+    }
+}
