@@ -57,7 +57,7 @@ impl SharedStore {
         match self {
             SharedStore::Redis { connection, prefix } => {
                 let mut connection = connection.clone();
-                connection.get(format!("{prefix}:{key}")).await
+                bounded(connection.get(format!("{prefix}:{key}"))).await
             }
             SharedStore::Memory(map) => {
                 let map = map.lock().expect("shared store lock poisoned");
@@ -81,9 +81,7 @@ impl SharedStore {
             SharedStore::Redis { connection, prefix } => {
                 let mut connection = connection.clone();
                 let seconds = ttl.as_secs().max(1);
-                connection
-                    .set_ex(format!("{prefix}:{key}"), bytes, seconds)
-                    .await
+                bounded(connection.set_ex(format!("{prefix}:{key}"), bytes, seconds)).await
             }
             SharedStore::Memory(map) => {
                 let mut map = map.lock().expect("shared store lock poisoned");
@@ -112,16 +110,15 @@ impl SharedStore {
                 let key = format!("{prefix}:{key}");
                 let seconds = window.as_secs().max(1) as i64;
                 let mut connection = connection.clone();
-                let (total,): (u64,) = redis::pipe()
-                    .atomic()
+                let mut pipe = redis::pipe();
+                pipe.atomic()
                     .incr(&key, amount)
                     .cmd("EXPIRE")
                     .arg(&key)
                     .arg(seconds)
                     .arg("NX")
-                    .ignore()
-                    .query_async(&mut connection)
-                    .await?;
+                    .ignore();
+                let (total,): (u64,) = bounded(pipe.query_async(&mut connection)).await?;
                 Ok(total)
             }
             SharedStore::Memory(map) => {
@@ -156,7 +153,7 @@ impl SharedStore {
         match self {
             SharedStore::Redis { connection, prefix } => {
                 let mut connection = connection.clone();
-                let count: Option<u64> = connection.get(format!("{prefix}:{key}")).await?;
+                let count: Option<u64> = bounded(connection.get(format!("{prefix}:{key}"))).await?;
                 Ok(count.unwrap_or(0))
             }
             SharedStore::Memory(map) => {
@@ -171,6 +168,20 @@ impl SharedStore {
                 Ok(count)
             }
         }
+    }
+}
+
+/// Runs one Redis command for at most `REDIS_TIMEOUT`. While Redis is down, the connection
+/// manager may wait on its reconnection attempts far longer than the response timeout.
+async fn bounded<T>(
+    command: impl std::future::Future<Output = Result<T, redis::RedisError>>,
+) -> Result<T, redis::RedisError> {
+    match tokio::time::timeout(REDIS_TIMEOUT, command).await {
+        Ok(result) => result,
+        Err(_) => Err(redis::RedisError::from((
+            redis::ErrorKind::IoError,
+            "the Redis command timed out",
+        ))),
     }
 }
 

@@ -40,7 +40,10 @@ impl PrivateRedis {
         self.child = Some(child);
         let started = Instant::now();
         while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            assert!(started.elapsed() < Duration::from_secs(10), "Redis did not start");
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "Redis did not start"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -79,16 +82,21 @@ fn fresh_database() -> String {
         .status()
         .expect("psql is installed (see scripts/test)");
     assert!(created.success(), "creating the test database failed");
-    let (base, _) = admin.rsplit_once('/').expect("the admin URL names a database");
+    let (base, _) = admin
+        .rsplit_once('/')
+        .expect("the admin URL names a database");
     format!("{base}/{name}")
 }
 
-/// The settings every process shares, as environment variables.
+/// Returns the settings every process shares, as environment variables.
 fn environment(database: &str, redis_port: u16, ports: [u16; 4]) -> Vec<(String, String)> {
     let [gateway, auth, apps, exec] = ports;
     let pairs = [
         ("TRELLIS_DATABASE_URL", database.to_string()),
-        ("TRELLIS_REDIS_URL", format!("redis://127.0.0.1:{redis_port}")),
+        (
+            "TRELLIS_REDIS_URL",
+            format!("redis://127.0.0.1:{redis_port}"),
+        ),
         ("TRELLIS_SERVICE_TOKEN", SERVICE_TOKEN.to_string()),
         ("TRELLIS_LISTEN", format!("127.0.0.1:{gateway}")),
         ("TRELLIS_AUTH_LISTEN", format!("127.0.0.1:{auth}")),
@@ -175,7 +183,9 @@ async fn four_processes_serve_a_viewer_run() {
     assert!(migrated.success(), "trellis migrate failed");
     let mut services = Vec::new();
     for (command, port) in [("auth", ports[1]), ("apps", ports[2]), ("exec", ports[3])] {
-        services.push(Service(trellis(command, data.path(), &env).spawn().unwrap()));
+        services.push(Service(
+            trellis(command, data.path(), &env).spawn().unwrap(),
+        ));
         wait_healthy(port).await;
     }
     let _gateway = Service(trellis("gateway", data.path(), &env).spawn().unwrap());
@@ -207,7 +217,10 @@ async fn four_processes_serve_a_viewer_run() {
         )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{invite}");
-    let accept = format!("/api/v1/invites/{}/accept", invite["token"].as_str().unwrap());
+    let accept = format!(
+        "/api/v1/invites/{}/accept",
+        invite["token"].as_str().unwrap()
+    );
     let (status, _, _) = edge
         .send(Method::POST, &accept, Some(&viewer), Some(json!({})))
         .await;
@@ -236,8 +249,10 @@ async fn four_processes_serve_a_viewer_run() {
             Method::POST,
             &format!("{app_path}/actions"),
             Some(&owner),
-            Some(json!({"name": "Greet", "resource_id": resource["id"], "operation": "echo",
-                "input": {"greeting": "Hello, {{ name }}!"}})),
+            Some(
+                json!({"name": "Greet", "resource_id": resource["id"], "operation": "echo",
+                "input": {"greeting": "Hello, {{ name }}!"}}),
+            ),
         )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{action}");
@@ -260,7 +275,7 @@ async fn four_processes_serve_a_viewer_run() {
     assert_eq!(run["data"], json!({"greeting": "Hello, Ada!"}));
     assert!(headers.contains_key("ratelimit-remaining"));
 
-    // Without Redis, tenant routes go on with local limits and sign-in is closed.
+    // Without Redis, tenant routes keep serving with local limits and sign-in returns 503.
     redis.halt();
     let (status, _, run) = edge
         .send(Method::POST, &run_path, Some(&viewer), Some(params.clone()))
