@@ -1,5 +1,5 @@
-//! What a run reports beside its data: truncation and usage read from the connector's output,
-//! and cached results.
+//! Run metadata beside the data: truncation and usage read from the connector's output, and
+//! cached results.
 //!
 //! A connector reports them in its output object: `"truncated": true` when it capped the
 //! result, and `"usage"` with token counts (`input_tokens`/`output_tokens`, or the

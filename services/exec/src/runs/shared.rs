@@ -7,12 +7,12 @@ use std::time::{Duration, Instant};
 
 use redis::AsyncCommands;
 
-/// Longest a Redis command may take before the run goes on without it.
+/// Maximum time a Redis command may take before the run goes on without it.
 const REDIS_TIMEOUT: Duration = Duration::from_millis(500);
 /// Maximum entries kept in process memory, cached results and counters together.
 const MAX_MEMORY_ENTRIES: usize = 10_000;
 
-/// Where cached results and quota counters live.
+/// The store of cached results and quota counters.
 #[derive(Clone)]
 pub enum SharedStore {
     Redis {
@@ -34,7 +34,7 @@ enum Value {
 }
 
 impl SharedStore {
-    /// An empty store in process memory.
+    /// Creates an empty store in process memory.
     pub fn memory() -> Self {
         SharedStore::Memory(Arc::default())
     }
