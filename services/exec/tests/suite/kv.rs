@@ -1,6 +1,5 @@
 //! The `kv` import: data is scoped to workspace and plugin, on Redis and in memory.
 
-
 use serde_json::json;
 use trellis_exec::host::kv::KvStore;
 use trellis_exec::{CallContext, Runtime};

@@ -1,6 +1,5 @@
 //! Loading components: what the host accepts and what it rejects, and the artifact cache.
 
-
 use std::sync::Arc;
 
 use trellis_exec::host::kv::KvStore;

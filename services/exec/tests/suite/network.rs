@@ -1,7 +1,6 @@
 //! The `http` import against the allow-list and the SSRF guard. Every server here listens on
 //! loopback; private and metadata addresses must be refused before any packet is sent.
 
-
 use serde_json::{json, Value};
 use trellis_exec::host::network::{InternalHost, NetworkPolicy};
 use trellis_exec::{CallContext, RunError};

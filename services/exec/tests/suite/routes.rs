@@ -1,7 +1,6 @@
 //! The plugin routes on a real server on a loopback port, with signed tokens and a test
 //! directory of memberships.
 
-
 use std::collections::HashMap;
 use std::sync::Arc;
 

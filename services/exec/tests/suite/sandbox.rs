@@ -1,7 +1,6 @@
 //! Hostile components against the sandbox limits: each attack ends in its typed error and
 //! the host keeps serving other calls.
 
-
 use std::time::Duration;
 
 use serde_json::json;
