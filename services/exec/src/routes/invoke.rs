@@ -7,6 +7,7 @@ use uuid::Uuid;
 
 use super::dto::{InvokeRequest, InvokeResponse};
 use crate::host::network::NetworkPolicy;
+use crate::host::sql::DatabaseTarget;
 use crate::registry::store;
 use crate::runtime::CallLimits;
 use crate::{CallContext, CallRequest, ExecError, ExecState};
@@ -85,6 +86,15 @@ pub async fn invoke_plugin(
         &request.config,
         state.internal_hosts(workspace_id),
     );
+    // A direct call has no resource, so its pools are keyed by the nil resource id and the
+    // config's fingerprint.
+    call.database =
+        DatabaseTarget::from_config(Uuid::nil(), &request.config).map_err(|message| {
+            ExecError::Validation {
+                field: "config",
+                message,
+            }
+        })?;
     let run_id = call.run_id;
     let call_request = CallRequest::Execute {
         config: request.config,

@@ -1,7 +1,6 @@
 //! The `sql` import against real PostgreSQL, MariaDB and SQLite: bound parameters, the
 //! statement timeout and the row cap.
 
-
 use std::time::Duration;
 
 use serde_json::{json, Value};
@@ -48,10 +47,7 @@ async fn timed_query(
 ) -> (Result<Value, RunError>, Duration) {
     let plugin = hostile(runtime).await;
     let mut call = CallContext::new(Uuid::new_v4(), "hostile");
-    call.database = Some(DatabaseTarget {
-        resource_id: Uuid::new_v4(),
-        url: url.into(),
-    });
+    call.database = Some(DatabaseTarget::from_url(Uuid::new_v4(), url).unwrap());
     let input = json!({ "statement": statement, "params": params });
     let report = execute(runtime, &plugin, call, "sql-query", input).await;
     (report.result, report.duration)

@@ -1,29 +1,46 @@
 //! The `sql` import: sqlx pools for PostgreSQL, MySQL/MariaDB and SQLite keyed by workspace
 //! and resource, a statement timeout that the server enforces, and row and byte caps.
 
+mod decode;
+mod errors;
+mod numeric;
+mod target;
+
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::Duration;
 
 use futures_util::TryStreamExt;
-use sqlx::mysql::{MySqlPool, MySqlPoolOptions};
+use sqlx::mysql::{MySqlConnection, MySqlPool, MySqlPoolOptions};
+use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgPool, PgPoolOptions};
-use sqlx::sqlite::{SqlitePool, SqlitePoolOptions};
-use sqlx::{Column, Database, Executor, Row, TypeInfo, ValueRef};
+use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
+use sqlx::{Column as _, Database, Executor, Row, TypeInfo};
 use uuid::Uuid;
 
+use self::decode::DecodeRow;
+use self::errors::with_timeout;
+use self::target::Connection;
+pub use self::target::DatabaseTarget;
 use crate::runtime::HostState;
-use crate::runtime_bindings::sql::{Host, Rows, SqlError, Value};
+use crate::runtime_bindings::sql::{
+    Column, Host, Rows, SqlError, StatementOptions, TypedRows, Value,
+};
 
 /// Limits of SQL access.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct SqlSettings {
-    /// Maximum run time of one statement, after which the server cancels it.
+    /// Maximum run time of one statement, after which the server cancels it. A connector may
+    /// ask for less per statement, never more.
     pub statement_timeout: Duration,
     pub max_rows: usize,
     /// Bytes of row data returned per query, estimated from the decoded values.
     pub max_bytes: usize,
     pub max_connections_per_pool: u32,
+    /// Folder of the SQLite files that resources may name. SQLite resources are rejected when
+    /// it is unset.
+    pub sqlite_dir: Option<PathBuf>,
 }
 
 impl Default for SqlSettings {
@@ -33,23 +50,8 @@ impl Default for SqlSettings {
             max_rows: 1_000,
             max_bytes: 4 << 20,
             max_connections_per_pool: 5,
+            sqlite_dir: None,
         }
-    }
-}
-
-/// The database a call may use: the resource's connection URL.
-#[derive(Clone)]
-pub struct DatabaseTarget {
-    pub resource_id: Uuid,
-    /// `postgres://`, `mysql://`, `mariadb://` or `sqlite:` URL; it may hold a password.
-    pub url: String,
-}
-
-impl std::fmt::Debug for DatabaseTarget {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DatabaseTarget")
-            .field("resource_id", &self.resource_id)
-            .finish_non_exhaustive()
     }
 }
 
@@ -60,11 +62,21 @@ enum Pool {
     Sqlite(SqlitePool),
 }
 
-/// Pools keyed by workspace, resource and connection URL, so tenants never share one.
+/// Pools keyed by workspace, resource and connection settings, so tenants never share one.
 #[derive(Default)]
 pub struct SqlPools {
     settings: SqlSettings,
-    pools: Mutex<HashMap<(Uuid, Uuid, String), Pool>>,
+    pools: Mutex<HashMap<(Uuid, Uuid, [u8; 32]), Pool>>,
+}
+
+/// The limits of one statement after the host's caps are applied.
+#[derive(Clone, Copy)]
+struct Limits {
+    timeout: Duration,
+    /// True when the timeout differs from the one set on every pooled connection.
+    custom_timeout: bool,
+    rows: usize,
+    bytes: usize,
 }
 
 impl SqlPools {
@@ -75,13 +87,31 @@ impl SqlPools {
         }
     }
 
+    fn limits(&self, options: Option<&StatementOptions>) -> Limits {
+        let settings = &self.settings;
+        let requested = options.and_then(|options| options.timeout_ms);
+        let timeout = requested
+            .map(|ms| Duration::from_millis(ms.max(1).into()))
+            .filter(|timeout| *timeout < settings.statement_timeout)
+            .unwrap_or(settings.statement_timeout);
+        let cap = |requested: Option<u32>, maximum: usize| {
+            requested.map_or(maximum, |value| (value as usize).min(maximum))
+        };
+        Limits {
+            timeout,
+            custom_timeout: timeout != settings.statement_timeout,
+            rows: cap(options.and_then(|o| o.max_rows), settings.max_rows),
+            bytes: cap(options.and_then(|o| o.max_bytes), settings.max_bytes),
+        }
+    }
+
     // TODO: pools are never closed; evict idle ones once resources can be deleted.
     fn pool(&self, workspace_id: Uuid, target: &DatabaseTarget) -> Result<Pool, SqlError> {
-        let key = (workspace_id, target.resource_id, target.url.clone());
+        let key = (workspace_id, target.resource_id, target.fingerprint);
         if let Some(pool) = self.pools.lock().expect("sql pool lock poisoned").get(&key) {
             return Ok(pool.clone());
         }
-        let pool = self.connect(&target.url)?;
+        let pool = self.connect(&target.connection)?;
         self.pools
             .lock()
             .expect("sql pool lock poisoned")
@@ -91,64 +121,86 @@ impl SqlPools {
 
     // TODO: check the database host with the SSRF guard, as the http import does, once
     // resources carry a per-workspace allow-list for internal databases.
-    fn connect(&self, url: &str) -> Result<Pool, SqlError> {
-        let settings = self.settings;
-        let millis = settings.statement_timeout.as_millis();
-        let invalid = |error: sqlx::Error| {
-            SqlError::Unavailable(format!("the database URL is invalid: {error}"))
-        };
+    fn connect(&self, connection: &Connection) -> Result<Pool, SqlError> {
+        let settings = &self.settings;
+        let timeout = settings.statement_timeout;
 
-        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            let pool = PgPoolOptions::new()
-                .max_connections(settings.max_connections_per_pool)
-                .acquire_timeout(Duration::from_secs(5))
-                .after_connect(move |connection, _| {
-                    Box::pin(async move {
-                        connection
-                            .execute(format!("SET statement_timeout = {millis}").as_str())
-                            .await?;
-                        Ok(())
+        match connection {
+            Connection::Postgres(options) => {
+                let pool = PgPoolOptions::new()
+                    .max_connections(settings.max_connections_per_pool)
+                    .acquire_timeout(Duration::from_secs(5))
+                    .after_connect(move |connection, _| {
+                        Box::pin(async move {
+                            let millis = timeout.as_millis();
+                            let statement = format!("SET statement_timeout = {millis}");
+                            connection.execute(statement.as_str()).await?;
+                            Ok(())
+                        })
                     })
-                })
-                .connect_lazy(url)
-                .map_err(invalid)?;
-            return Ok(Pool::Postgres(pool));
-        }
-        if url.starts_with("mysql://") || url.starts_with("mariadb://") {
-            let url = url.replacen("mariadb://", "mysql://", 1);
-            let seconds = settings.statement_timeout.as_secs_f64();
-            let pool = MySqlPoolOptions::new()
-                .max_connections(settings.max_connections_per_pool)
-                .acquire_timeout(Duration::from_secs(5))
-                .after_connect(move |connection, _| {
-                    Box::pin(async move {
-                        // MariaDB names the limit max_statement_time (seconds, every
-                        // statement); MySQL names it max_execution_time (ms, SELECT only).
-                        let mariadb = format!("SET SESSION max_statement_time = {seconds}");
-                        if connection.execute(mariadb.as_str()).await.is_err() {
-                            let mysql = format!("SET SESSION max_execution_time = {millis}");
-                            connection.execute(mysql.as_str()).await?;
-                        }
-                        Ok(())
+                    .connect_lazy_with(options.clone());
+                Ok(Pool::Postgres(pool))
+            }
+            Connection::MySql(options) => {
+                let pool = MySqlPoolOptions::new()
+                    .max_connections(settings.max_connections_per_pool)
+                    .acquire_timeout(Duration::from_secs(5))
+                    .after_connect(move |connection, _| {
+                        Box::pin(set_mysql_timeout(connection, timeout))
                     })
-                })
-                .connect_lazy(&url)
-                .map_err(invalid)?;
-            return Ok(Pool::MySql(pool));
+                    .connect_lazy_with(options.clone());
+                Ok(Pool::MySql(pool))
+            }
+            Connection::SqliteFile(name) => {
+                let folder = settings.sqlite_dir.as_ref().ok_or_else(|| {
+                    SqlError::Unavailable(
+                        "SQLite resources are disabled on this server; set the SQLite folder \
+                         to enable them"
+                            .into(),
+                    )
+                })?;
+                let options = SqliteConnectOptions::new()
+                    .filename(folder.join(name))
+                    .create_if_missing(true);
+                Ok(self.sqlite_pool(options))
+            }
+            Connection::Sqlite(options) => Ok(self.sqlite_pool(options.clone())),
         }
-        if url.starts_with("sqlite:") {
-            // NOTE: SQLite has no server to cancel a statement; the host's own timeout drops
-            // the future, and the statement stops at its next step.
-            let pool = SqlitePoolOptions::new()
-                .max_connections(settings.max_connections_per_pool)
-                .connect_lazy(url)
-                .map_err(invalid)?;
-            return Ok(Pool::Sqlite(pool));
-        }
-        Err(SqlError::Unavailable(
-            "the database URL must start with postgres://, mysql://, mariadb:// or sqlite:".into(),
-        ))
     }
+
+    // NOTE: SQLite has no server to cancel a statement; the host's own timeout drops the
+    // future, and the statement stops at its next step.
+    fn sqlite_pool(&self, options: SqliteConnectOptions) -> Pool {
+        let pool = SqlitePoolOptions::new()
+            .max_connections(self.settings.max_connections_per_pool)
+            .connect_lazy_with(options);
+        Pool::Sqlite(pool)
+    }
+}
+
+/// Sets the session's statement timeout. MariaDB names the limit max_statement_time (seconds,
+/// every statement); MySQL names it max_execution_time (milliseconds, SELECT only).
+async fn set_mysql_timeout(
+    connection: &mut MySqlConnection,
+    timeout: Duration,
+) -> Result<(), sqlx::Error> {
+    let seconds = timeout.as_secs_f64();
+    let mariadb = format!("SET SESSION max_statement_time = {seconds}");
+    if connection.execute(mariadb.as_str()).await.is_err() {
+        let millis = timeout.as_millis();
+        let mysql = format!("SET SESSION max_execution_time = {millis}");
+        connection.execute(mysql.as_str()).await?;
+    }
+    Ok(())
+}
+
+async fn set_postgres_timeout(
+    connection: &mut sqlx::PgConnection,
+    timeout: Duration,
+) -> Result<(), sqlx::Error> {
+    let statement = format!("SET statement_timeout = {}", timeout.as_millis());
+    connection.execute(statement.as_str()).await?;
+    Ok(())
 }
 
 impl HostState {
@@ -158,50 +210,91 @@ impl HostState {
         })?;
         self.services.sql.pool(self.call.workspace_id, target)
     }
-}
 
-impl Host for HostState {
-    async fn query(&mut self, statement: String, params: Vec<Value>) -> Result<Rows, SqlError> {
+    async fn run_query(
+        &mut self,
+        statement: String,
+        params: Vec<Value>,
+        options: Option<StatementOptions>,
+    ) -> Result<TypedRows, SqlError> {
         let pool = self.sql_pool()?;
-        let settings = self.services.sql.settings;
-        let caps = Caps {
-            rows: settings.max_rows,
-            bytes: settings.max_bytes,
-        };
+        let limits = self.services.sql.limits(options.as_ref());
 
         let work = async {
             match &pool {
                 Pool::Postgres(pool) => {
+                    let mut connection = pool.acquire().await?;
+                    if limits.custom_timeout {
+                        // The session keeps the timeout, so the connection is closed after use.
+                        connection.close_on_drop();
+                        set_postgres_timeout(&mut connection, limits.timeout).await?;
+                    }
                     let query = bind_all(sqlx::query(&statement), params);
-                    collect(query.fetch(pool), caps).await
+                    let mut rows = collect(query.fetch(&mut *connection), limits).await?;
+                    if rows.columns.is_empty() {
+                        rows.columns = columns_of((&mut *connection).describe(&statement).await);
+                    }
+                    close_if_truncated(&mut connection, &rows);
+                    Ok(rows)
                 }
                 Pool::MySql(pool) => {
+                    let mut connection = pool.acquire().await?;
+                    if limits.custom_timeout {
+                        connection.close_on_drop();
+                        set_mysql_timeout(&mut connection, limits.timeout).await?;
+                    }
                     let query = bind_all(sqlx::query(&statement), params);
-                    collect(query.fetch(pool), caps).await
+                    let mut rows = collect(query.fetch(&mut *connection), limits).await?;
+                    if rows.columns.is_empty() {
+                        rows.columns = columns_of((&mut *connection).describe(&statement).await);
+                    }
+                    close_if_truncated(&mut connection, &rows);
+                    Ok(rows)
                 }
                 Pool::Sqlite(pool) => {
+                    let mut connection = pool.acquire().await?;
                     let query = bind_all(sqlx::query(&statement), params);
-                    collect(query.fetch(pool), caps).await
+                    let mut rows = collect(query.fetch(&mut *connection), limits).await?;
+                    if rows.columns.is_empty() {
+                        rows.columns = columns_of((&mut *connection).describe(&statement).await);
+                    }
+                    Ok(rows)
                 }
             }
         };
-        with_timeout(settings.statement_timeout, work).await
+        with_timeout(limits.timeout, work).await
     }
 
-    async fn execute(&mut self, statement: String, params: Vec<Value>) -> Result<u64, SqlError> {
+    async fn run_execute(
+        &mut self,
+        statement: String,
+        params: Vec<Value>,
+        options: Option<StatementOptions>,
+    ) -> Result<u64, SqlError> {
         let pool = self.sql_pool()?;
-        let settings = self.services.sql.settings;
+        let limits = self.services.sql.limits(options.as_ref());
 
         let work = async {
             let affected = match &pool {
-                Pool::Postgres(pool) => bind_all(sqlx::query(&statement), params)
-                    .execute(pool)
-                    .await?
-                    .rows_affected(),
-                Pool::MySql(pool) => bind_all(sqlx::query(&statement), params)
-                    .execute(pool)
-                    .await?
-                    .rows_affected(),
+                Pool::Postgres(pool) => {
+                    let mut connection = pool.acquire().await?;
+                    if limits.custom_timeout {
+                        // The session keeps the timeout, so the connection is closed after use.
+                        connection.close_on_drop();
+                        set_postgres_timeout(&mut connection, limits.timeout).await?;
+                    }
+                    let query = bind_all(sqlx::query(&statement), params);
+                    query.execute(&mut *connection).await?.rows_affected()
+                }
+                Pool::MySql(pool) => {
+                    let mut connection = pool.acquire().await?;
+                    if limits.custom_timeout {
+                        connection.close_on_drop();
+                        set_mysql_timeout(&mut connection, limits.timeout).await?;
+                    }
+                    let query = bind_all(sqlx::query(&statement), params);
+                    query.execute(&mut *connection).await?.rows_affected()
+                }
                 Pool::Sqlite(pool) => bind_all(sqlx::query(&statement), params)
                     .execute(pool)
                     .await?
@@ -209,48 +302,69 @@ impl Host for HostState {
             };
             Ok(affected)
         };
-        with_timeout(settings.statement_timeout, work).await
+        with_timeout(limits.timeout, work).await
     }
 }
 
-#[derive(Clone, Copy)]
-struct Caps {
-    rows: usize,
-    bytes: usize,
-}
+impl Host for HostState {
+    async fn query(&mut self, statement: String, params: Vec<Value>) -> Result<Rows, SqlError> {
+        let typed = self.run_query(statement, params, None).await?;
+        Ok(Rows {
+            columns: typed
+                .columns
+                .into_iter()
+                .map(|column| column.name)
+                .collect(),
+            rows: typed.rows,
+            truncated: typed.truncated,
+        })
+    }
 
-async fn with_timeout<T>(
-    timeout: Duration,
-    work: impl std::future::Future<Output = Result<T, sqlx::Error>>,
-) -> Result<T, SqlError> {
-    // The server cancels first; the extra second covers a server that does not.
-    match tokio::time::timeout(timeout + Duration::from_secs(1), work).await {
-        Ok(Ok(value)) => Ok(value),
-        Ok(Err(error)) => Err(database_error(error)),
-        Err(_) => Err(SqlError::TimedOut),
+    async fn execute(&mut self, statement: String, params: Vec<Value>) -> Result<u64, SqlError> {
+        self.run_execute(statement, params, None).await
+    }
+
+    async fn query_with_options(
+        &mut self,
+        statement: String,
+        params: Vec<Value>,
+        options: StatementOptions,
+    ) -> Result<TypedRows, SqlError> {
+        self.run_query(statement, params, Some(options)).await
+    }
+
+    async fn execute_with_options(
+        &mut self,
+        statement: String,
+        params: Vec<Value>,
+        options: StatementOptions,
+    ) -> Result<u64, SqlError> {
+        self.run_execute(statement, params, Some(options)).await
     }
 }
 
-fn database_error(error: sqlx::Error) -> SqlError {
-    let message = match &error {
-        sqlx::Error::Database(database) => {
-            let text = database.message().to_ascii_lowercase();
-            // PostgreSQL 57014 and MariaDB 1969 / MySQL 3024 are statement timeouts.
-            let code = database.code().unwrap_or_default();
-            if code == "57014"
-                || code == "70100"
-                || text.contains("max_statement_time")
-                || text.contains("maximum statement execution time")
-            {
-                return SqlError::TimedOut;
-            }
-            database.message().to_string()
-        }
-        sqlx::Error::PoolTimedOut => "no database connection was free in time".to_string(),
-        sqlx::Error::Io(_) | sqlx::Error::Tls(_) => "connecting to the database failed".to_string(),
-        other => other.to_string(),
+/// Closes a connection whose result was cut short instead of returning it to the pool, so the
+/// pool does not read the rest of a large result first. The server stops sending on its own.
+fn close_if_truncated<DB: Database>(connection: &mut PoolConnection<DB>, rows: &TypedRows) {
+    if rows.truncated {
+        connection.close_on_drop();
+    }
+}
+
+/// Returns the columns of a statement that produced no rows, so an empty result still names
+/// them. Failing to describe only leaves the list empty.
+fn columns_of<DB: Database>(description: Result<sqlx::Describe<DB>, sqlx::Error>) -> Vec<Column> {
+    let Ok(description) = description else {
+        return Vec::new();
     };
-    SqlError::Database(message)
+    description
+        .columns()
+        .iter()
+        .map(|column| Column {
+            name: column.name().to_string(),
+            type_name: column.type_info().name().to_string(),
+        })
+        .collect()
 }
 
 fn bind_all<'q, DB>(
@@ -279,7 +393,7 @@ where
     query
 }
 
-async fn collect<R, S>(mut stream: S, caps: Caps) -> Result<Rows, sqlx::Error>
+async fn collect<R, S>(mut stream: S, limits: Limits) -> Result<TypedRows, sqlx::Error>
 where
     R: Row + DecodeRow,
     S: futures_util::Stream<Item = Result<R, sqlx::Error>> + Unpin,
@@ -294,10 +408,13 @@ where
             columns = row
                 .columns()
                 .iter()
-                .map(|column| column.name().to_string())
+                .map(|column| Column {
+                    name: column.name().to_string(),
+                    type_name: column.type_info().name().to_string(),
+                })
                 .collect();
         }
-        if rows.len() >= caps.rows {
+        if rows.len() >= limits.rows {
             truncated = true;
             break;
         }
@@ -305,13 +422,13 @@ where
             .map(|index| row.decode_value(index))
             .collect();
         bytes += values.iter().map(value_size).sum::<usize>();
-        if bytes > caps.bytes {
+        if bytes > limits.bytes {
             truncated = true;
             break;
         }
         rows.push(values);
     }
-    Ok(Rows {
+    Ok(TypedRows {
         columns,
         rows,
         truncated,
@@ -323,110 +440,5 @@ fn value_size(value: &Value) -> usize {
         Value::Text(text) => text.len(),
         Value::Bytes(bytes) => bytes.len(),
         _ => 8,
-    }
-}
-
-/// Decodes one column into a WIT value by its database type; types without a mapping become
-/// a text note asking for a cast.
-trait DecodeRow {
-    fn decode_value(&self, index: usize) -> Value;
-}
-
-fn unsupported(type_name: &str) -> Value {
-    Value::Text(format!(
-        "<unsupported type {type_name}; cast the column to text>"
-    ))
-}
-
-impl DecodeRow for sqlx::postgres::PgRow {
-    fn decode_value(&self, index: usize) -> Value {
-        let Ok(raw) = self.try_get_raw(index) else {
-            return Value::Null;
-        };
-        if raw.is_null() {
-            return Value::Null;
-        }
-        let name = raw.type_info().name().to_string();
-        let decoded = match name.as_str() {
-            "BOOL" => self.try_get::<bool, _>(index).map(Value::Boolean),
-            "INT2" => self
-                .try_get::<i16, _>(index)
-                .map(|n| Value::Integer(n.into())),
-            "INT4" => self
-                .try_get::<i32, _>(index)
-                .map(|n| Value::Integer(n.into())),
-            "INT8" => self.try_get::<i64, _>(index).map(Value::Integer),
-            "FLOAT4" => self
-                .try_get::<f32, _>(index)
-                .map(|n| Value::Float(n.into())),
-            "FLOAT8" => self.try_get::<f64, _>(index).map(Value::Float),
-            "BYTEA" => self.try_get::<Vec<u8>, _>(index).map(Value::Bytes),
-            "JSON" | "JSONB" => self
-                .try_get::<serde_json::Value, _>(index)
-                .map(|json| Value::Text(json.to_string())),
-            "TEXT" | "VARCHAR" | "BPCHAR" | "NAME" | "CHAR" | "CITEXT" => {
-                self.try_get::<String, _>(index).map(Value::Text)
-            }
-            _ => return unsupported(&name),
-        };
-        decoded.unwrap_or_else(|_| unsupported(&name))
-    }
-}
-
-impl DecodeRow for sqlx::mysql::MySqlRow {
-    fn decode_value(&self, index: usize) -> Value {
-        let Ok(raw) = self.try_get_raw(index) else {
-            return Value::Null;
-        };
-        if raw.is_null() {
-            return Value::Null;
-        }
-        let name = raw.type_info().name().to_string();
-        let decoded = match name.as_str() {
-            "BOOLEAN" => self.try_get::<bool, _>(index).map(Value::Boolean),
-            "TINYINT" | "SMALLINT" | "INT" | "MEDIUMINT" | "BIGINT" => {
-                self.try_get::<i64, _>(index).map(Value::Integer)
-            }
-            "TINYINT UNSIGNED" | "SMALLINT UNSIGNED" | "INT UNSIGNED" | "MEDIUMINT UNSIGNED"
-            | "BIGINT UNSIGNED" => self
-                .try_get::<u64, _>(index)
-                .map(|n| i64::try_from(n).map_or(Value::Text(n.to_string()), Value::Integer)),
-            "FLOAT" => self
-                .try_get::<f32, _>(index)
-                .map(|n| Value::Float(n.into())),
-            "DOUBLE" => self.try_get::<f64, _>(index).map(Value::Float),
-            "VARCHAR" | "CHAR" | "TEXT" | "TINYTEXT" | "MEDIUMTEXT" | "LONGTEXT" | "ENUM" => {
-                self.try_get::<String, _>(index).map(Value::Text)
-            }
-            "BLOB" | "TINYBLOB" | "MEDIUMBLOB" | "LONGBLOB" | "BINARY" | "VARBINARY" => {
-                self.try_get::<Vec<u8>, _>(index).map(Value::Bytes)
-            }
-            "JSON" => self
-                .try_get::<serde_json::Value, _>(index)
-                .map(|json| Value::Text(json.to_string())),
-            _ => return unsupported(&name),
-        };
-        decoded.unwrap_or_else(|_| unsupported(&name))
-    }
-}
-
-impl DecodeRow for sqlx::sqlite::SqliteRow {
-    fn decode_value(&self, index: usize) -> Value {
-        let Ok(raw) = self.try_get_raw(index) else {
-            return Value::Null;
-        };
-        if raw.is_null() {
-            return Value::Null;
-        }
-        let name = raw.type_info().name().to_string();
-        let decoded = match name.as_str() {
-            "BOOLEAN" => self.try_get::<bool, _>(index).map(Value::Boolean),
-            "INTEGER" | "INT8" | "BIGINT" => self.try_get::<i64, _>(index).map(Value::Integer),
-            "REAL" => self.try_get::<f64, _>(index).map(Value::Float),
-            "TEXT" => self.try_get::<String, _>(index).map(Value::Text),
-            "BLOB" => self.try_get::<Vec<u8>, _>(index).map(Value::Bytes),
-            _ => return unsupported(&name),
-        };
-        decoded.unwrap_or_else(|_| unsupported(&name))
     }
 }
