@@ -8,7 +8,11 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// Built-in connector crates and the file name of their component.
-const BUILTINS: &[(&str, &str)] = &[("echo", "trellis_echo.wasm")];
+const BUILTINS: &[(&str, &str)] = &[
+    ("echo", "trellis_echo.wasm"),
+    ("sql", "trellis_sql.wasm"),
+    ("rest", "trellis_rest.wasm"),
+];
 
 const TARGET: &str = "wasm32-wasip2";
 
@@ -33,6 +37,11 @@ fn main() {
     for (name, _) in BUILTINS {
         println!("cargo:rerun-if-changed={}", plugins.join(name).display());
     }
+    // The SQL connector builds the template lexer from the server's workspace.
+    println!(
+        "cargo:rerun-if-changed={}",
+        manifest_dir.join("../sql-template/src").display()
+    );
 
     ensure_target_installed();
     build_guests(&plugins.join("Cargo.toml"), &target_dir);

@@ -1,8 +1,8 @@
 //! Built-in connector that returns its input unchanged. The host uses it for health checks and
 //! benchmarks, and it shows the smallest complete connector.
 
-use trellis_connector_sdk::{export_connector, json, Connector, Error, Json, Manifest, Operation};
 use trellis_connector_sdk::Value;
+use trellis_connector_sdk::{export_connector, json, Connector, Error, Json, Manifest, Operation};
 
 struct Echo;
 

@@ -11,7 +11,10 @@ pub enum Error {
     /// The operation is unknown or its input is missing a field or has a wrong value.
     InvalidInput(String),
     /// The upstream service returned an error.
-    Upstream { status: Option<u16>, message: String },
+    Upstream {
+        status: Option<u16>,
+        message: String,
+    },
     /// The host refused a request, for example a fetch outside the allow-list.
     Denied(String),
     /// A deadline passed.
@@ -48,10 +51,16 @@ impl fmt::Display for Error {
         match self {
             Error::InvalidConfig(message) => write!(f, "invalid config: {message}"),
             Error::InvalidInput(message) => write!(f, "invalid input: {message}"),
-            Error::Upstream { status: Some(status), message } => {
+            Error::Upstream {
+                status: Some(status),
+                message,
+            } => {
                 write!(f, "upstream error {status}: {message}")
             }
-            Error::Upstream { status: None, message } => write!(f, "upstream error: {message}"),
+            Error::Upstream {
+                status: None,
+                message,
+            } => write!(f, "upstream error: {message}"),
             Error::Denied(message) => write!(f, "denied: {message}"),
             Error::TimedOut(message) => write!(f, "timed out: {message}"),
             Error::LimitExceeded(message) => write!(f, "limit exceeded: {message}"),

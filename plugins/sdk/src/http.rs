@@ -6,6 +6,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::bindings::trellis::connector::http as wit;
+pub use crate::bindings::trellis::connector::http::TlsOptions;
 use crate::Error;
 
 /// An outbound request, sent with [`Request::send`].
@@ -57,8 +58,9 @@ impl Request {
 
     /// Sets a JSON body and its content type.
     pub fn json<T: Serialize>(self, body: &T) -> Result<Self, Error> {
-        let bytes = serde_json::to_vec(body)
-            .map_err(|error| Error::Internal(format!("serializing the request body failed: {error}")))?;
+        let bytes = serde_json::to_vec(body).map_err(|error| {
+            Error::Internal(format!("serializing the request body failed: {error}"))
+        })?;
         Ok(self.header("content-type", "application/json").body(bytes))
     }
 
@@ -72,6 +74,14 @@ impl Request {
     /// [`Response::error_for_status`].
     pub fn send(self) -> Result<Response, Error> {
         wit::fetch(&self.inner).map(Response).map_err(from_wit)
+    }
+
+    /// Sends the request with TLS settings: extra trusted CA certificates, or no certificate
+    /// verification at all when the resource's admin asked for it.
+    pub fn send_with_tls(self, tls: &TlsOptions) -> Result<Response, Error> {
+        wit::fetch_with_tls(&self.inner, tls)
+            .map(Response)
+            .map_err(from_wit)
     }
 }
 
@@ -87,8 +97,17 @@ impl Response {
 
     /// Returns the first value of a header, matched case-insensitively.
     pub fn header(&self, name: &str) -> Option<&str> {
-        let found = self.0.headers.iter().find(|(key, _)| key.eq_ignore_ascii_case(name));
+        let found = self
+            .0
+            .headers
+            .iter()
+            .find(|(key, _)| key.eq_ignore_ascii_case(name));
         found.map(|(_, value)| value.as_str())
+    }
+
+    /// Returns every header in the order received; names are lowercase.
+    pub fn headers(&self) -> &[(String, String)] {
+        &self.0.headers
     }
 
     /// Returns the body bytes.
@@ -116,7 +135,10 @@ impl Response {
         }
         let text = self.text();
         let message: String = text.chars().take(500).collect();
-        Err(Error::Upstream { status: Some(self.0.status), message })
+        Err(Error::Upstream {
+            status: Some(self.0.status),
+            message,
+        })
     }
 }
 
@@ -128,6 +150,9 @@ fn from_wit(error: wit::HttpError) -> Error {
         wit::HttpError::TooLarge(limit) => {
             Error::LimitExceeded(format!("the HTTP response is larger than {limit} bytes"))
         }
-        wit::HttpError::Connection(message) => Error::Upstream { status: None, message },
+        wit::HttpError::Connection(message) => Error::Upstream {
+            status: None,
+            message,
+        },
     }
 }

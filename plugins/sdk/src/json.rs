@@ -20,23 +20,35 @@ impl Json {
     pub(crate) fn parse_config(text: &str) -> Result<Self, Error> {
         let value = serde_json::from_str(text)
             .map_err(|error| Error::InvalidConfig(format!("the config is not JSON: {error}")))?;
-        Ok(Json { value, kind: Kind::Config })
+        Ok(Json {
+            value,
+            kind: Kind::Config,
+        })
     }
 
     pub(crate) fn parse_input(text: &str) -> Result<Self, Error> {
         let value = serde_json::from_str(text)
             .map_err(|error| Error::InvalidInput(format!("the input is not JSON: {error}")))?;
-        Ok(Json { value, kind: Kind::Input })
+        Ok(Json {
+            value,
+            kind: Kind::Input,
+        })
     }
 
     /// Wraps a value as an operation input, for unit tests of a connector.
     pub fn input(value: Value) -> Self {
-        Json { value, kind: Kind::Input }
+        Json {
+            value,
+            kind: Kind::Input,
+        }
     }
 
     /// Wraps a value as a resource config, for unit tests of a connector.
     pub fn config(value: Value) -> Self {
-        Json { value, kind: Kind::Config }
+        Json {
+            value,
+            kind: Kind::Config,
+        }
     }
 
     /// The whole document.
@@ -72,7 +84,9 @@ impl Json {
     }
 
     fn object(&self) -> Result<&Map<String, Value>, Error> {
-        self.value.as_object().ok_or_else(|| self.invalid("expected a JSON object".into()))
+        self.value
+            .as_object()
+            .ok_or_else(|| self.invalid("expected a JSON object".into()))
     }
 
     fn invalid(&self, message: String) -> Error {

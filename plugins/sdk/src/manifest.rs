@@ -71,7 +71,11 @@ impl Manifest {
             config_schema: self.config_schema.to_string(),
             secret_fields: self.secret_fields,
             base_url_fields: self.base_url_fields,
-            operations: self.operations.into_iter().map(Operation::into_wit).collect(),
+            operations: self
+                .operations
+                .into_iter()
+                .map(Operation::into_wit)
+                .collect(),
         }
     }
 }
@@ -88,7 +92,12 @@ pub struct Operation {
 impl Operation {
     /// Starts an operation that may change things upstream, with its input's JSON Schema.
     pub fn new(name: &str, input_schema: Value) -> Self {
-        Operation { name: name.into(), description: String::new(), input_schema, read_only: false }
+        Operation {
+            name: name.into(),
+            description: String::new(),
+            input_schema,
+            read_only: false,
+        }
     }
 
     /// Sets the description shown to users who pick the operation.

@@ -8,6 +8,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use crate::host::network::NetworkPolicy;
+use crate::host::sql::DatabaseTarget;
 use crate::registry::store;
 use crate::runtime::CallLimits;
 use crate::{CallContext, ExecError, ExecState, LoadedPlugin};
@@ -50,15 +51,17 @@ pub async fn resolve_by_key(
     }))
 }
 
-/// Builds the context of one call: its deadline, and the HTTP origins named by the config's
-/// base URL fields plus the workspace's allowed internal hosts.
+/// Builds the context of one call: its deadline, the HTTP origins named by the config's base
+/// URL fields plus the workspace's allowed internal hosts, and the database its structured
+/// database fields name. Direct calls and connection tests have no resource and pass the nil id.
 pub fn call_context(
     state: &ExecState,
     workspace_id: Uuid,
+    resource_id: Uuid,
     resolved: &ResolvedPlugin,
     config: &Value,
     deadline: Duration,
-) -> CallContext {
+) -> Result<CallContext, ExecError> {
     let mut call = CallContext::new(workspace_id, resolved.namespace.clone());
     call.limits = CallLimits {
         deadline,
@@ -69,7 +72,11 @@ pub fn call_context(
         config,
         state.internal_hosts(workspace_id),
     );
-    // TODO: set `call.database` from the config's structured database fields once the host
-    // can build a database target from a resource config.
-    call
+    call.database = DatabaseTarget::from_config(resource_id, config).map_err(|message| {
+        ExecError::Validation {
+            field: "config".to_string(),
+            message,
+        }
+    })?;
+    Ok(call)
 }

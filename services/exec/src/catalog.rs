@@ -62,7 +62,16 @@ pub async fn test_connection(
     let deadline = CallLimits::default()
         .deadline
         .min(state.settings.max_deadline);
-    let call = call_context(state, workspace_id, &resolved, config, deadline);
+    let call = match call_context(state, workspace_id, Uuid::nil(), &resolved, config, deadline) {
+        Ok(call) => call,
+        Err(ExecError::Validation { message, .. }) => {
+            return Ok(ConnectionTest {
+                ok: false,
+                message: format!("The config is invalid: {message}"),
+            })
+        }
+        Err(error) => return Err(error),
+    };
     let request = CallRequest::TestConnection {
         config: config.clone(),
     };

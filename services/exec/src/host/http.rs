@@ -8,7 +8,7 @@ use reqwest::{Method, StatusCode, Url};
 use super::guard::{self, GuardError};
 use super::network::{NetworkPolicy, Origin};
 use crate::runtime::HostState;
-use crate::runtime_bindings::http::{Host, HttpError, Request, Response};
+use crate::runtime_bindings::http::{Host, HttpError, Request, Response, TlsOptions};
 
 /// Limits of outbound HTTP.
 #[derive(Debug, Clone, Copy)]
@@ -42,6 +42,47 @@ const CREDENTIAL_HEADERS: &[&str] = &["authorization", "cookie", "proxy-authoriz
 
 impl Host for HostState {
     async fn fetch(&mut self, request: Request) -> Result<Response, HttpError> {
+        self.fetch_logged(request, Tls::default()).await
+    }
+
+    async fn fetch_with_tls(
+        &mut self,
+        request: Request,
+        tls: TlsOptions,
+    ) -> Result<Response, HttpError> {
+        let tls = Tls::from_options(tls)?;
+        self.fetch_logged(request, tls).await
+    }
+}
+
+/// TLS settings of one fetch, checked.
+#[derive(Default)]
+struct Tls {
+    certificates: Vec<reqwest::Certificate>,
+    skip_verification: bool,
+}
+
+impl Tls {
+    fn from_options(options: TlsOptions) -> Result<Self, HttpError> {
+        let certificates = match options.ca_certificates {
+            Some(pem) => {
+                reqwest::Certificate::from_pem_bundle(pem.as_bytes()).map_err(|error| {
+                    HttpError::InvalidRequest(format!(
+                        "the CA certificates are not valid PEM: {error}"
+                    ))
+                })?
+            }
+            None => Vec::new(),
+        };
+        Ok(Tls {
+            certificates,
+            skip_verification: options.skip_verification,
+        })
+    }
+}
+
+impl HostState {
+    async fn fetch_logged(&mut self, request: Request, tls: Tls) -> Result<Response, HttpError> {
         let settings = self.services.http;
         let started = Instant::now();
         let remaining = self.deadline.saturating_duration_since(started);
@@ -54,7 +95,7 @@ impl Host for HostState {
         let budget = budget.min(remaining);
 
         let outcome = self
-            .fetch_with_redirects(request, settings, started + budget)
+            .fetch_with_redirects(request, &tls, settings, started + budget)
             .await;
         if let Err(error) = &outcome {
             tracing::info!(
@@ -67,12 +108,11 @@ impl Host for HostState {
         }
         outcome
     }
-}
 
-impl HostState {
     async fn fetch_with_redirects(
         &mut self,
         request: Request,
+        tls: &Tls,
         settings: super::http::HttpSettings,
         deadline: Instant,
     ) -> Result<Response, HttpError> {
@@ -101,7 +141,7 @@ impl HostState {
                 headers: &headers,
                 body: &body,
             };
-            let response = send_once(&self.call.network, hop, settings, deadline).await?;
+            let response = send_once(&self.call.network, hop, tls, settings, deadline).await?;
             let Some(next) = redirect_target(&url, &response)? else {
                 return read_response(response, settings.max_response_bytes, deadline).await;
             };
@@ -141,6 +181,7 @@ struct Hop<'a> {
 async fn send_once(
     network: &NetworkPolicy,
     hop: Hop<'_>,
+    tls: &Tls,
     settings: HttpSettings,
     deadline: Instant,
 ) -> Result<reqwest::Response, HttpError> {
@@ -168,15 +209,22 @@ async fn send_once(
         .await
         .map_err(|error| match error {
             GuardError::Rejected(message) => HttpError::Denied(message),
-            GuardError::Resolve(message) => HttpError::Connection(message),
+            GuardError::Resolve(message) => {
+                HttpError::Connection(format!("{DNS_FAILED}: {message}"))
+            }
         })?;
 
-    let client = reqwest::Client::builder()
+    let mut builder = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .no_proxy()
         .connect_timeout(settings.connect_timeout.min(remaining))
         .timeout(remaining)
         .resolve_to_addrs(origin.host(), &addresses)
+        .danger_accept_invalid_certs(tls.skip_verification);
+    for certificate in &tls.certificates {
+        builder = builder.add_root_certificate(certificate.clone());
+    }
+    let client = builder
         .build()
         .map_err(|error| HttpError::Connection(format!("building the client failed: {error}")))?;
 
@@ -265,6 +313,12 @@ async fn read_response(
     })
 }
 
+/// Prefixes of connection failures, naming the step that failed so a connection test can
+/// report it.
+const DNS_FAILED: &str = "DNS lookup failed";
+const CONNECT_FAILED: &str = "connecting failed";
+const TLS_FAILED: &str = "TLS handshake failed";
+
 fn map_reqwest_error(error: reqwest::Error) -> HttpError {
     if error.is_timeout() {
         return HttpError::TimedOut;
@@ -274,6 +328,18 @@ fn map_reqwest_error(error: reqwest::Error) -> HttpError {
     while let Some(cause) = source {
         message = format!("{message}: {cause}");
         source = cause.source();
+    }
+    // NOTE: rustls errors reach here wrapped in io::Error, whose source chain skips them, so
+    // TLS failures are recognised by their text.
+    let lower = message.to_ascii_lowercase();
+    let tls = ["certificate", "tls", "handshake"]
+        .iter()
+        .any(|word| lower.contains(word));
+    if tls && error.is_connect() {
+        return HttpError::Connection(format!("{TLS_FAILED}: {message}"));
+    }
+    if error.is_connect() {
+        return HttpError::Connection(format!("{CONNECT_FAILED}: {message}"));
     }
     HttpError::Connection(message)
 }

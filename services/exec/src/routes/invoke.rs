@@ -86,7 +86,16 @@ pub async fn invoke_plugin(
         });
     }
 
-    let call = call_context(&state, workspace_id, &resolved, &request.config, deadline);
+    // A direct call has no resource, so its pools are keyed by the nil resource id and the
+    // config's fingerprint.
+    let call = call_context(
+        &state,
+        workspace_id,
+        Uuid::nil(),
+        &resolved,
+        &request.config,
+        deadline,
+    )?;
     let run_id = call.run_id;
     let call_request = CallRequest::Execute {
         config: request.config,

@@ -4,7 +4,6 @@ mod meta;
 mod quota;
 pub mod records;
 mod shared;
-pub mod sql;
 pub mod template;
 pub mod transform;
 
@@ -190,7 +189,14 @@ async fn execute(
 
     let deadline = Duration::from_millis(action.timeout_ms).min(state.settings.max_deadline);
     let config = resource.config.expose();
-    let call = call_context(state, loaded.workspace_id, &resolved, config, deadline);
+    let call = call_context(
+        state,
+        loaded.workspace_id,
+        resource.id,
+        &resolved,
+        config,
+        deadline,
+    )?;
     let request = CallRequest::Execute {
         config: config.clone(),
         operation: action.operation.clone(),

@@ -164,14 +164,14 @@ fn sole_expression(text: &str) -> Option<&str> {
     Some(inner.trim())
 }
 
-fn evaluate<'source>(
-    environment: &Environment<'source>,
-    expression: &'source str,
+fn evaluate(
+    environment: &Environment<'_>,
+    expression: &str,
     params: &Map<String, Value>,
     path: &str,
 ) -> Result<Value, RenderError> {
     let compiled = environment
-        .compile_expression(expression)
+        .compile_expression_owned(expression.to_string())
         .map_err(|error| render_error(path, &error))?;
     check_defined(
         environment,
@@ -200,12 +200,13 @@ fn evaluate_sql_bindings<'source>(
     params: &Map<String, Value>,
     path: &str,
 ) -> Result<Vec<Value>, RenderError> {
-    let expressions = super::sql::binding_expressions(sql).map_err(|message| RenderError {
+    let template = trellis_sql_template::parse(sql).map_err(|error| RenderError {
         field: path.to_string(),
-        message: format!("`{path}` is not a valid SQL template: {message}"),
+        message: format!("`{path}` is not a valid SQL template: {error}"),
     })?;
-    expressions
-        .iter()
+    template
+        .expressions()
+        .into_iter()
         .map(|expression| evaluate(environment, expression, params, path))
         .collect()
 }

@@ -5,6 +5,8 @@ mod support;
 mod kv;
 mod load;
 mod network;
+mod rest_connector;
 mod routes;
 mod sandbox;
 mod sql;
+mod sql_connector;

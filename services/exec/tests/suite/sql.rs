@@ -47,10 +47,7 @@ async fn timed_query(
 ) -> (Result<Value, RunError>, Duration) {
     let plugin = hostile(runtime).await;
     let mut call = CallContext::new(Uuid::new_v4(), "hostile");
-    call.database = Some(DatabaseTarget {
-        resource_id: Uuid::new_v4(),
-        url: url.into(),
-    });
+    call.database = Some(DatabaseTarget::from_url(Uuid::new_v4(), url).unwrap());
     let input = json!({ "statement": statement, "params": params });
     let report = execute(runtime, &plugin, call, "sql-query", input).await;
     (report.result, report.duration)

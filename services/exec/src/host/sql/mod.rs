@@ -1,0 +1,444 @@
+//! The `sql` import: sqlx pools for PostgreSQL, MySQL/MariaDB and SQLite keyed by workspace
+//! and resource, a statement timeout that the server enforces, and row and byte caps.
+
+mod decode;
+mod errors;
+mod numeric;
+mod target;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use futures_util::TryStreamExt;
+use sqlx::mysql::{MySqlConnection, MySqlPool, MySqlPoolOptions};
+use sqlx::pool::PoolConnection;
+use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
+use sqlx::{Column as _, Database, Executor, Row, TypeInfo};
+use uuid::Uuid;
+
+use self::decode::DecodeRow;
+use self::errors::with_timeout;
+use self::target::Connection;
+pub use self::target::DatabaseTarget;
+use crate::runtime::HostState;
+use crate::runtime_bindings::sql::{
+    Column, Host, Rows, SqlError, StatementOptions, TypedRows, Value,
+};
+
+/// Limits of SQL access.
+#[derive(Debug, Clone)]
+pub struct SqlSettings {
+    /// Maximum run time of one statement, after which the server cancels it. A connector may
+    /// ask for less per statement, never more.
+    pub statement_timeout: Duration,
+    pub max_rows: usize,
+    /// Bytes of row data returned per query, estimated from the decoded values.
+    pub max_bytes: usize,
+    pub max_connections_per_pool: u32,
+    /// Folder of the SQLite files that resources may name. SQLite resources are rejected when
+    /// it is unset.
+    pub sqlite_dir: Option<PathBuf>,
+}
+
+impl Default for SqlSettings {
+    fn default() -> Self {
+        SqlSettings {
+            statement_timeout: Duration::from_secs(5),
+            max_rows: 1_000,
+            max_bytes: 4 << 20,
+            max_connections_per_pool: 5,
+            sqlite_dir: None,
+        }
+    }
+}
+
+#[derive(Clone)]
+enum Pool {
+    Postgres(PgPool),
+    MySql(MySqlPool),
+    Sqlite(SqlitePool),
+}
+
+/// Pools keyed by workspace, resource and connection settings, so tenants never share one.
+#[derive(Default)]
+pub struct SqlPools {
+    settings: SqlSettings,
+    pools: Mutex<HashMap<(Uuid, Uuid, [u8; 32]), Pool>>,
+}
+
+/// The limits of one statement after the host's caps are applied.
+#[derive(Clone, Copy)]
+struct Limits {
+    timeout: Duration,
+    /// True when the timeout differs from the one set on every pooled connection.
+    custom_timeout: bool,
+    rows: usize,
+    bytes: usize,
+}
+
+impl SqlPools {
+    pub fn new(settings: SqlSettings) -> Self {
+        SqlPools {
+            settings,
+            pools: Mutex::default(),
+        }
+    }
+
+    fn limits(&self, options: Option<&StatementOptions>) -> Limits {
+        let settings = &self.settings;
+        let requested = options.and_then(|options| options.timeout_ms);
+        let timeout = requested
+            .map(|ms| Duration::from_millis(ms.max(1).into()))
+            .filter(|timeout| *timeout < settings.statement_timeout)
+            .unwrap_or(settings.statement_timeout);
+        let cap = |requested: Option<u32>, maximum: usize| {
+            requested.map_or(maximum, |value| (value as usize).min(maximum))
+        };
+        Limits {
+            timeout,
+            custom_timeout: timeout != settings.statement_timeout,
+            rows: cap(options.and_then(|o| o.max_rows), settings.max_rows),
+            bytes: cap(options.and_then(|o| o.max_bytes), settings.max_bytes),
+        }
+    }
+
+    // TODO: pools are never closed; evict idle ones once resources can be deleted.
+    fn pool(&self, workspace_id: Uuid, target: &DatabaseTarget) -> Result<Pool, SqlError> {
+        let key = (workspace_id, target.resource_id, target.fingerprint);
+        if let Some(pool) = self.pools.lock().expect("sql pool lock poisoned").get(&key) {
+            return Ok(pool.clone());
+        }
+        let pool = self.connect(&target.connection)?;
+        self.pools
+            .lock()
+            .expect("sql pool lock poisoned")
+            .insert(key, pool.clone());
+        Ok(pool)
+    }
+
+    // TODO: check the database host with the SSRF guard, as the http import does, once
+    // resources carry a per-workspace allow-list for internal databases.
+    fn connect(&self, connection: &Connection) -> Result<Pool, SqlError> {
+        let settings = &self.settings;
+        let timeout = settings.statement_timeout;
+
+        match connection {
+            Connection::Postgres(options) => {
+                let pool = PgPoolOptions::new()
+                    .max_connections(settings.max_connections_per_pool)
+                    .acquire_timeout(Duration::from_secs(5))
+                    .after_connect(move |connection, _| {
+                        Box::pin(async move {
+                            let millis = timeout.as_millis();
+                            let statement = format!("SET statement_timeout = {millis}");
+                            connection.execute(statement.as_str()).await?;
+                            Ok(())
+                        })
+                    })
+                    .connect_lazy_with(options.clone());
+                Ok(Pool::Postgres(pool))
+            }
+            Connection::MySql(options) => {
+                let pool = MySqlPoolOptions::new()
+                    .max_connections(settings.max_connections_per_pool)
+                    .acquire_timeout(Duration::from_secs(5))
+                    .after_connect(move |connection, _| {
+                        Box::pin(set_mysql_timeout(connection, timeout))
+                    })
+                    .connect_lazy_with(options.clone());
+                Ok(Pool::MySql(pool))
+            }
+            Connection::SqliteFile(name) => {
+                let folder = settings.sqlite_dir.as_ref().ok_or_else(|| {
+                    SqlError::Unavailable(
+                        "SQLite resources are disabled on this server; set the SQLite folder \
+                         to enable them"
+                            .into(),
+                    )
+                })?;
+                let options = SqliteConnectOptions::new()
+                    .filename(folder.join(name))
+                    .create_if_missing(true);
+                Ok(self.sqlite_pool(options))
+            }
+            Connection::Sqlite(options) => Ok(self.sqlite_pool(options.clone())),
+        }
+    }
+
+    // NOTE: SQLite has no server to cancel a statement; the host's own timeout drops the
+    // future, and the statement stops at its next step.
+    fn sqlite_pool(&self, options: SqliteConnectOptions) -> Pool {
+        let pool = SqlitePoolOptions::new()
+            .max_connections(self.settings.max_connections_per_pool)
+            .connect_lazy_with(options);
+        Pool::Sqlite(pool)
+    }
+}
+
+/// Sets the session's statement timeout. MariaDB names the limit max_statement_time (seconds,
+/// every statement); MySQL names it max_execution_time (milliseconds, SELECT only).
+async fn set_mysql_timeout(
+    connection: &mut MySqlConnection,
+    timeout: Duration,
+) -> Result<(), sqlx::Error> {
+    let seconds = timeout.as_secs_f64();
+    let mariadb = format!("SET SESSION max_statement_time = {seconds}");
+    if connection.execute(mariadb.as_str()).await.is_err() {
+        let millis = timeout.as_millis();
+        let mysql = format!("SET SESSION max_execution_time = {millis}");
+        connection.execute(mysql.as_str()).await?;
+    }
+    Ok(())
+}
+
+async fn set_postgres_timeout(
+    connection: &mut sqlx::PgConnection,
+    timeout: Duration,
+) -> Result<(), sqlx::Error> {
+    let statement = format!("SET statement_timeout = {}", timeout.as_millis());
+    connection.execute(statement.as_str()).await?;
+    Ok(())
+}
+
+impl HostState {
+    fn sql_pool(&self) -> Result<Pool, SqlError> {
+        let target = self.call.database.as_ref().ok_or_else(|| {
+            SqlError::Unavailable("this call has no database; bind a SQL resource".into())
+        })?;
+        self.services.sql.pool(self.call.workspace_id, target)
+    }
+
+    async fn run_query(
+        &mut self,
+        statement: String,
+        params: Vec<Value>,
+        options: Option<StatementOptions>,
+    ) -> Result<TypedRows, SqlError> {
+        let pool = self.sql_pool()?;
+        let limits = self.services.sql.limits(options.as_ref());
+
+        let work = async {
+            match &pool {
+                Pool::Postgres(pool) => {
+                    let mut connection = pool.acquire().await?;
+                    if limits.custom_timeout {
+                        // The session keeps the timeout, so the connection is closed after use.
+                        connection.close_on_drop();
+                        set_postgres_timeout(&mut connection, limits.timeout).await?;
+                    }
+                    let query = bind_all(sqlx::query(&statement), params);
+                    let mut rows = collect(query.fetch(&mut *connection), limits).await?;
+                    if rows.columns.is_empty() {
+                        rows.columns = columns_of((&mut *connection).describe(&statement).await);
+                    }
+                    close_if_truncated(&mut connection, &rows);
+                    Ok(rows)
+                }
+                Pool::MySql(pool) => {
+                    let mut connection = pool.acquire().await?;
+                    if limits.custom_timeout {
+                        connection.close_on_drop();
+                        set_mysql_timeout(&mut connection, limits.timeout).await?;
+                    }
+                    let query = bind_all(sqlx::query(&statement), params);
+                    let mut rows = collect(query.fetch(&mut *connection), limits).await?;
+                    if rows.columns.is_empty() {
+                        rows.columns = columns_of((&mut *connection).describe(&statement).await);
+                    }
+                    close_if_truncated(&mut connection, &rows);
+                    Ok(rows)
+                }
+                Pool::Sqlite(pool) => {
+                    let mut connection = pool.acquire().await?;
+                    let query = bind_all(sqlx::query(&statement), params);
+                    let mut rows = collect(query.fetch(&mut *connection), limits).await?;
+                    if rows.columns.is_empty() {
+                        rows.columns = columns_of((&mut *connection).describe(&statement).await);
+                    }
+                    Ok(rows)
+                }
+            }
+        };
+        with_timeout(limits.timeout, work).await
+    }
+
+    async fn run_execute(
+        &mut self,
+        statement: String,
+        params: Vec<Value>,
+        options: Option<StatementOptions>,
+    ) -> Result<u64, SqlError> {
+        let pool = self.sql_pool()?;
+        let limits = self.services.sql.limits(options.as_ref());
+
+        let work = async {
+            let affected = match &pool {
+                Pool::Postgres(pool) => {
+                    let mut connection = pool.acquire().await?;
+                    if limits.custom_timeout {
+                        // The session keeps the timeout, so the connection is closed after use.
+                        connection.close_on_drop();
+                        set_postgres_timeout(&mut connection, limits.timeout).await?;
+                    }
+                    let query = bind_all(sqlx::query(&statement), params);
+                    query.execute(&mut *connection).await?.rows_affected()
+                }
+                Pool::MySql(pool) => {
+                    let mut connection = pool.acquire().await?;
+                    if limits.custom_timeout {
+                        connection.close_on_drop();
+                        set_mysql_timeout(&mut connection, limits.timeout).await?;
+                    }
+                    let query = bind_all(sqlx::query(&statement), params);
+                    query.execute(&mut *connection).await?.rows_affected()
+                }
+                Pool::Sqlite(pool) => bind_all(sqlx::query(&statement), params)
+                    .execute(pool)
+                    .await?
+                    .rows_affected(),
+            };
+            Ok(affected)
+        };
+        with_timeout(limits.timeout, work).await
+    }
+}
+
+impl Host for HostState {
+    async fn query(&mut self, statement: String, params: Vec<Value>) -> Result<Rows, SqlError> {
+        let typed = self.run_query(statement, params, None).await?;
+        Ok(Rows {
+            columns: typed
+                .columns
+                .into_iter()
+                .map(|column| column.name)
+                .collect(),
+            rows: typed.rows,
+            truncated: typed.truncated,
+        })
+    }
+
+    async fn execute(&mut self, statement: String, params: Vec<Value>) -> Result<u64, SqlError> {
+        self.run_execute(statement, params, None).await
+    }
+
+    async fn query_with_options(
+        &mut self,
+        statement: String,
+        params: Vec<Value>,
+        options: StatementOptions,
+    ) -> Result<TypedRows, SqlError> {
+        self.run_query(statement, params, Some(options)).await
+    }
+
+    async fn execute_with_options(
+        &mut self,
+        statement: String,
+        params: Vec<Value>,
+        options: StatementOptions,
+    ) -> Result<u64, SqlError> {
+        self.run_execute(statement, params, Some(options)).await
+    }
+}
+
+/// Closes a connection whose result was cut short instead of returning it to the pool, so the
+/// pool does not read the rest of a large result first. The server stops sending on its own.
+fn close_if_truncated<DB: Database>(connection: &mut PoolConnection<DB>, rows: &TypedRows) {
+    if rows.truncated {
+        connection.close_on_drop();
+    }
+}
+
+/// Returns the columns of a statement that produced no rows, so an empty result still names
+/// them. Failing to describe only leaves the list empty.
+fn columns_of<DB: Database>(description: Result<sqlx::Describe<DB>, sqlx::Error>) -> Vec<Column> {
+    let Ok(description) = description else {
+        return Vec::new();
+    };
+    description
+        .columns()
+        .iter()
+        .map(|column| Column {
+            name: column.name().to_string(),
+            type_name: column.type_info().name().to_string(),
+        })
+        .collect()
+}
+
+fn bind_all<'q, DB>(
+    mut query: sqlx::query::Query<'q, DB, <DB as Database>::Arguments<'q>>,
+    params: Vec<Value>,
+) -> sqlx::query::Query<'q, DB, <DB as Database>::Arguments<'q>>
+where
+    DB: Database,
+    bool: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    f64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    String: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    Vec<u8>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    Option<String>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    for param in params {
+        query = match param {
+            Value::Null => query.bind(None::<String>),
+            Value::Boolean(flag) => query.bind(flag),
+            Value::Integer(number) => query.bind(number),
+            Value::Float(number) => query.bind(number),
+            Value::Text(text) => query.bind(text),
+            Value::Bytes(bytes) => query.bind(bytes),
+        };
+    }
+    query
+}
+
+async fn collect<R, S>(mut stream: S, limits: Limits) -> Result<TypedRows, sqlx::Error>
+where
+    R: Row + DecodeRow,
+    S: futures_util::Stream<Item = Result<R, sqlx::Error>> + Unpin,
+{
+    let mut columns = Vec::new();
+    let mut rows = Vec::new();
+    let mut bytes = 0usize;
+    let mut truncated = false;
+
+    while let Some(row) = stream.try_next().await? {
+        if columns.is_empty() {
+            columns = row
+                .columns()
+                .iter()
+                .map(|column| Column {
+                    name: column.name().to_string(),
+                    type_name: column.type_info().name().to_string(),
+                })
+                .collect();
+        }
+        if rows.len() >= limits.rows {
+            truncated = true;
+            break;
+        }
+        let values: Vec<Value> = (0..row.len())
+            .map(|index| row.decode_value(index))
+            .collect();
+        bytes += values.iter().map(value_size).sum::<usize>();
+        if bytes > limits.bytes {
+            truncated = true;
+            break;
+        }
+        rows.push(values);
+    }
+    Ok(TypedRows {
+        columns,
+        rows,
+        truncated,
+    })
+}
+
+fn value_size(value: &Value) -> usize {
+    match value {
+        Value::Text(text) => text.len(),
+        Value::Bytes(bytes) => bytes.len(),
+        _ => 8,
+    }
+}
