@@ -62,7 +62,14 @@ pub async fn test_connection(
     let deadline = CallLimits::default()
         .deadline
         .min(state.settings.max_deadline);
-    let call = match call_context(state, workspace_id, Uuid::nil(), &resolved, config, deadline) {
+    let call = match call_context(
+        state,
+        workspace_id,
+        Uuid::nil(),
+        &resolved,
+        config,
+        deadline,
+    ) {
         Ok(call) => call,
         Err(ExecError::Validation { message, .. }) => {
             return Ok(ConnectionTest {

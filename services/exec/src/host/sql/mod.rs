@@ -62,11 +62,15 @@ enum Pool {
     Sqlite(SqlitePool),
 }
 
+/// Key of a pool: workspace id, resource id and a SHA-256 fingerprint of the connection
+/// settings.
+type PoolKey = (Uuid, Uuid, [u8; 32]);
+
 /// Pools keyed by workspace, resource and connection settings, so tenants never share one.
 #[derive(Default)]
 pub struct SqlPools {
     settings: SqlSettings,
-    pools: Mutex<HashMap<(Uuid, Uuid, [u8; 32]), Pool>>,
+    pools: Mutex<HashMap<PoolKey, Pool>>,
 }
 
 /// The limits of one statement after the host's caps are applied.
