@@ -114,7 +114,7 @@ pub struct Settings {
     pub rate_limit_workspace_per_minute: u32,
     /// Requests per minute each API key may send.
     pub rate_limit_api_key_per_minute: u32,
-    /// Anonymous runs of public apps' actions per minute from each client address.
+    /// Anonymous runs of each public app's actions per minute, from all clients together.
     pub rate_limit_public_run_per_minute: u32,
     /// Action runs each workspace may start per minute; 0 turns the quota off.
     pub quota_runs_per_minute: u64,
@@ -167,7 +167,7 @@ impl Default for Settings {
             rate_limit_auth_per_minute: 60,
             rate_limit_workspace_per_minute: 3000,
             rate_limit_api_key_per_minute: 1200,
-            rate_limit_public_run_per_minute: 30,
+            rate_limit_public_run_per_minute: 300,
             quota_runs_per_minute: 600,
             exec_max_instances: 256,
             quota_llm_tokens_per_day: 1_000_000,

@@ -1,5 +1,5 @@
-//! Rate limits at the edge: per client address on the auth routes and on anonymous runs of
-//! public apps, per workspace on tenant routes, and per API key. Responses carry `RateLimit-*`
+//! Rate limits at the edge: per client address on the auth routes, per public app on anonymous
+//! runs, per workspace on tenant routes, and per API key. Responses carry `RateLimit-*`
 //! headers, and rejected requests get 429 with `Retry-After`.
 
 use std::net::IpAddr;
@@ -64,13 +64,13 @@ fn key_fingerprint(key: &str) -> String {
         .collect()
 }
 
-/// Returns whether a path runs a public app's action.
-fn is_public_run(path: &str) -> bool {
+/// Returns the public id of the app when a path runs a public app's action.
+fn public_run_app(path: &str) -> Option<&str> {
     let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
-    matches!(
-        segments.as_slice(),
-        ["api", "v1", "public", "apps", _, "actions", _, "run"]
-    )
+    match segments.as_slice() {
+        ["api", "v1", "public", "apps", public_id, "actions", _, "run"] => Some(public_id),
+        _ => None,
+    }
 }
 
 async fn checks(request: &ServiceRequest, limits: &RateLimits) -> Vec<(String, Quota, Fallback)> {
@@ -82,8 +82,8 @@ async fn checks(request: &ServiceRequest, limits: &RateLimits) -> Vec<(String, Q
     if path.starts_with("/api/v1/auth/") {
         return vec![(format!("address:{address}"), limits.auth, Fallback::Refuse)];
     }
-    if is_public_run(path) {
-        let name = format!("public-run:{address}");
+    if let Some(public_id) = public_run_app(path) {
+        let name = format!("public-app:{public_id}");
         return vec![(name, limits.public_run, Fallback::Local)];
     }
     let Some(workspace_id) = workspace_in(path) else {
@@ -204,10 +204,9 @@ mod tests {
     #[test]
     fn public_run_paths_are_recognized() {
         let id = Uuid::new_v4();
-        assert!(is_public_run(&format!(
-            "/api/v1/public/apps/{id}/actions/{id}/run"
-        )));
-        assert!(!is_public_run(&format!("/api/v1/public/apps/{id}")));
+        let path = format!("/api/v1/public/apps/p-1/actions/{id}/run");
+        assert_eq!(public_run_app(&path), Some("p-1"));
+        assert_eq!(public_run_app(&format!("/api/v1/public/apps/{id}")), None);
     }
 
     #[test]

@@ -236,7 +236,7 @@ async fn public_app_runs_released_actions_only() {
 }
 
 #[tokio::test]
-async fn public_runs_have_a_stricter_rate_limit() {
+async fn public_runs_limited_per_app() {
     let fixture = RunFixture::start_with(|settings| {
         settings.rate_limit_public_run_per_minute = 2;
     })
@@ -254,6 +254,14 @@ async fn public_runs_have_a_stricter_rate_limit() {
     let member = fixture
         .run(&fixture.owner.access, app, action, json!({}))
         .await;
+    let (other_app, other_public_id) = fixture
+        .app_with_access("Other public", json!({"public": true}))
+        .await;
+    let other_action = fixture.action(other_app, json!({})).await;
+    fixture.release(other_app).await;
+    let other = fixture
+        .run_public(other_public_id.unwrap(), other_action, json!({}))
+        .await;
 
     assert_eq!(first.status, StatusCode::OK);
     assert_eq!(second.status, StatusCode::OK);
@@ -264,6 +272,7 @@ async fn public_runs_have_a_stricter_rate_limit() {
         third.text
     );
     assert_eq!(member.status, StatusCode::OK, "{}", member.text);
+    assert_eq!(other.status, StatusCode::OK, "{}", other.text);
 }
 
 #[tokio::test]
