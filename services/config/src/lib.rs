@@ -100,7 +100,7 @@ pub struct Settings {
     /// Browser origins allowed to call the API (`https://tools.example.com`), or `*` for any.
     /// Empty allows none.
     pub cors_allowed_origins: Vec<String>,
-    /// Seconds the gateway waits for a service to answer most requests.
+    /// Seconds the gateway waits for a service's response to most requests.
     pub upstream_timeout_seconds: u64,
     /// Seconds the gateway waits for action runs, direct plugin calls and plugin uploads.
     pub upstream_long_timeout_seconds: u64,

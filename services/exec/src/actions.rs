@@ -1,4 +1,4 @@
-//! Where runs load actions from: the apps service, in process or over its internal API.
+//! Action loading for runs: from the apps service, in process or over its internal API.
 
 use std::time::Duration;
 

@@ -1,4 +1,4 @@
-//! Who a call runs for and what it may reach.
+//! The scope of a connector call: its workspace, plugin, limits and reachable hosts.
 
 use uuid::Uuid;
 
@@ -21,7 +21,7 @@ pub struct CallContext {
 }
 
 impl CallContext {
-    /// A context with default limits that may reach nothing.
+    /// Creates a context with default limits that may reach nothing.
     pub fn new(workspace_id: Uuid, plugin: impl Into<String>) -> Self {
         CallContext {
             workspace_id,

@@ -40,7 +40,7 @@ pub enum Upstream {
     Exec,
 }
 
-/// How long the gateway waits for a service to answer.
+/// Time limits for a service's response to a forwarded request.
 #[derive(Debug, Clone, Copy)]
 pub struct Timeouts {
     /// Most routes.
@@ -62,7 +62,7 @@ pub struct Upstreams {
 impl Upstreams {
     /// Upstreams reached over keep-alive connections, each call bounded by its route's timeout.
     pub fn new(auth: &str, apps: &str, exec: &str, timeouts: Timeouts) -> Self {
-        // The client never retries: a request reaches its service at most once.
+        // The client is built without a retry policy, so a failed request is not sent again.
         let client = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(2))
             .pool_idle_timeout(Duration::from_secs(60))
@@ -87,7 +87,7 @@ impl Upstreams {
         }
     }
 
-    /// The timeout of one route: long for runs, plugin calls and uploads.
+    /// Returns the timeout of one route: the long one for runs, plugin calls and uploads.
     pub fn timeout_for(&self, method: &str, path: &str) -> Duration {
         let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
         let long = match segments.as_slice() {

@@ -107,7 +107,7 @@ where
     }
 }
 
-/// The workspace id of a tenant route, for the access log; empty for other routes.
+/// Returns the workspace id of a tenant route for the access log, or `None` for other routes.
 fn workspace_of(path: &str) -> Option<String> {
     let rest = path.strip_prefix("/api/v1/workspaces/")?;
     let id = rest.split('/').next()?;

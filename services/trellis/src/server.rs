@@ -462,7 +462,7 @@ async fn start_services(
             app = app.app_data(limits.clone());
         }
         // Exec first: its run route lies under the apps scope, which would otherwise match
-        // it and answer 404.
+        // it and return 404.
         if let Some(exec) = &parts.exec {
             app = app
                 .app_data(exec.clone())

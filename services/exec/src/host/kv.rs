@@ -10,17 +10,17 @@ use redis::AsyncCommands;
 use crate::runtime::HostState;
 use crate::runtime_bindings::kv::{Host, KvError};
 
-/// Longest key a connector may use, in bytes.
+/// Maximum length of a connector's key, in bytes.
 pub const MAX_KEY_BYTES: usize = 512;
 /// Largest value a connector may store, in bytes.
 pub const MAX_VALUE_BYTES: usize = 1 << 20;
 /// Maximum number of entries the in-memory store keeps across all tenants.
 // TODO: give each workspace its own share, so one tenant cannot fill the in-memory store.
 const MAX_MEMORY_ENTRIES: usize = 100_000;
-/// Longest a Redis command may take.
+/// Maximum time one Redis command may take.
 const REDIS_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// Where connector key-value data lives.
+/// Storage of connector key-value data.
 #[derive(Clone)]
 pub enum KvStore {
     Redis(redis::aio::ConnectionManager),
@@ -35,7 +35,7 @@ pub struct MemoryEntry {
 }
 
 impl KvStore {
-    /// An empty in-memory store, for the embedded mode and tests.
+    /// Creates an empty in-memory store, for the embedded mode and tests.
     pub fn memory() -> Self {
         KvStore::Memory(Arc::default())
     }

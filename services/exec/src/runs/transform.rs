@@ -44,7 +44,7 @@ pub fn apply(code: &str, input: Value) -> Result<Value, String> {
 
 /// Applies a jq program on a blocking thread, giving up after `timeout`.
 // NOTE: jaq cannot be interrupted, so a transformer that loops forever keeps its blocking
-// thread after the timeout; the run still answers in time.
+// thread after the timeout, but the run still returns in time.
 pub async fn apply_with_timeout(
     code: String,
     input: Value,

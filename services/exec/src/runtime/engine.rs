@@ -25,7 +25,7 @@ pub fn build(settings: EngineSettings) -> anyhow::Result<Engine> {
 
     let mut pool = PoolingAllocationConfig::new();
     pool.total_component_instances(instances)
-        // A Rust wasm32-wasip2 component holds a handful of core instances and one or two
+        // A Rust wasm32-wasip2 component contains a handful of core instances and one or two
         // memories; these leave room for components built by other toolchains.
         .max_core_instances_per_component(32)
         .max_memories_per_component(4)
