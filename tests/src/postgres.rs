@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 use std::process::Command;
+use std::sync::OnceLock;
 
 /// A PostgreSQL cluster in a temporary folder, listening on a free loopback port.
 pub struct PrivatePostgres {
@@ -87,41 +88,43 @@ impl PrivatePostgres {
     }
 
     fn as_owner(&self, command: &[&str]) {
-        let program = self.bin.join(command[0]).display().to_string();
-        let mut process = if is_root() {
-            let mut process = Command::new("runuser");
-            process.args(["-u", "postgres", "--", &program]);
-            process
-        } else {
-            Command::new(&program)
-        };
+        let mut process = self.owner_command(command[0]);
         process.args(&command[1..]);
         run(&mut process);
+    }
+
+    /// Returns a command for one of PostgreSQL's programs, run as `postgres` when under root.
+    fn owner_command(&self, name: &str) -> Command {
+        let program = self.bin.join(name).display().to_string();
+        if !is_root() {
+            return Command::new(program);
+        }
+        let mut process = Command::new("runuser");
+        process.args(["-u", "postgres", "--", &program]);
+        process
     }
 }
 
 impl Drop for PrivatePostgres {
     fn drop(&mut self) {
         let data = self.data.display().to_string();
-        let program = self.bin.join("pg_ctl").display().to_string();
-        let args = ["-D", &data, "-m", "immediate", "stop"];
-        let _ = if is_root() {
-            Command::new("runuser")
-                .args(["-u", "postgres", "--", &program])
-                .args(args)
-                .output()
-        } else {
-            Command::new(&program).args(args).output()
-        };
+        let _ = self
+            .owner_command("pg_ctl")
+            .args(["-D", &data, "-m", "immediate", "stop"])
+            .output();
     }
 }
 
+/// Returns whether the tests run as root, asking `id` once.
 fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|out| String::from_utf8_lossy(&out.stdout).trim() == "0")
-        .unwrap_or(false)
+    static ROOT: OnceLock<bool> = OnceLock::new();
+    *ROOT.get_or_init(|| {
+        Command::new("id")
+            .arg("-u")
+            .output()
+            .map(|out| String::from_utf8_lossy(&out.stdout).trim() == "0")
+            .unwrap_or(false)
+    })
 }
 
 fn run(command: &mut Command) {
