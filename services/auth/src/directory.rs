@@ -1,14 +1,15 @@
-//! Lookups the auth service serves to other services: API keys and member roles.
+//! Lookups the auth service serves to other services: API keys, member roles and the record
+//! of member changes.
 
 use std::time::Duration;
 
 use chrono::Utc;
 use sea_orm::DatabaseConnection;
-use trellis_tokens::{AccessError, ApiKeyIdentity, Directory, Role};
+use trellis_tokens::{AccessError, ApiKeyIdentity, Directory, MemberEvent, Role};
 use uuid::Uuid;
 
 use crate::secrets;
-use crate::storage::{api_keys, members};
+use crate::storage::{api_keys, member_events, members};
 
 /// Maximum age of an API key's `last_used_at` before a use rewrites it.
 const LAST_USED_GRANULARITY: Duration = Duration::from_secs(60);
@@ -66,6 +67,16 @@ impl Directory for LocalDirectory {
         user_id: Uuid,
     ) -> Result<Option<Role>, AccessError> {
         members::role_of(&self.db, workspace_id, user_id)
+            .await
+            .map_err(unavailable)
+    }
+
+    async fn member_events(
+        &self,
+        workspace_id: Uuid,
+        limit: u64,
+    ) -> Result<Vec<MemberEvent>, AccessError> {
+        member_events::latest(&self.db, workspace_id, limit)
             .await
             .map_err(unavailable)
     }

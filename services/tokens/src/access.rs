@@ -115,6 +115,30 @@ pub trait Directory: Send + Sync {
     /// Returns the user's role in the workspace, or `None` when they are not a member.
     async fn role_of(&self, workspace_id: Uuid, user_id: Uuid)
         -> Result<Option<Role>, AccessError>;
+
+    /// Returns the workspace's latest `limit` changes to members and invites, newest first.
+    async fn member_events(
+        &self,
+        workspace_id: Uuid,
+        limit: u64,
+    ) -> Result<Vec<MemberEvent>, AccessError>;
+}
+
+/// One recorded change to a workspace's members or invites, kept by the auth service.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MemberEvent {
+    pub id: Uuid,
+    pub actor_user_id: Option<Uuid>,
+    pub actor_api_key_id: Option<Uuid>,
+    /// Kind of change, such as `member.role_change` or `invite.create`.
+    pub action: String,
+    /// `member` or `invite`.
+    pub target_type: String,
+    pub target_id: Uuid,
+    /// Facts about the change, such as the old and new role.
+    pub details: serde_json::Value,
+    pub client_address: Option<String>,
+    pub created_at: chrono::DateTime<chrono::Utc>,
 }
 
 /// What the [`Caller`] extractor needs, registered as app data.

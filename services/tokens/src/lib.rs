@@ -11,8 +11,8 @@ mod keyring;
 mod verifier;
 
 pub use access::{
-    authenticate, bearer_token, Access, AccessError, ApiKeyIdentity, Caller, Directory, Principal,
-    Role, API_KEY_PREFIX,
+    authenticate, bearer_token, Access, AccessError, ApiKeyIdentity, Caller, Directory,
+    MemberEvent, Principal, Role, API_KEY_PREFIX,
 };
 pub use claims::Claims;
 pub use keyring::{write_private, Jwk, Jwks, KeyRing, SigningKey};

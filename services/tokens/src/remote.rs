@@ -5,7 +5,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::{AccessError, ApiKeyIdentity, Directory, Role};
+use crate::{AccessError, ApiKeyIdentity, Directory, MemberEvent, Role};
 
 /// Header that carries the service token on internal calls.
 pub const SERVICE_TOKEN_HEADER: &str = "x-trellis-service-token";
@@ -78,6 +78,19 @@ impl Directory for HttpDirectory {
         );
         let answer: RoleAnswer = self.send(self.client.get(url)).await?;
         Ok(answer.role)
+    }
+
+    async fn member_events(
+        &self,
+        workspace_id: Uuid,
+        limit: u64,
+    ) -> Result<Vec<MemberEvent>, AccessError> {
+        let url = format!(
+            "{}/internal/v1/workspaces/{workspace_id}/member-events",
+            self.base_url
+        );
+        let request = self.client.get(url).query(&[("limit", limit)]);
+        self.send(request).await
     }
 }
 

@@ -86,6 +86,29 @@ async fn apps_process_serves_through_gateway() {
         .await
         .unwrap();
 
+    let audit: serde_json::Value = send(Method::GET, "/audit", None)
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+
+    let actions: Vec<&str> = audit["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|event| event["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "release.create",
+            "app.create",
+            "resource.create",
+            "member.join"
+        ],
+        "the apps log merged with the members log that auth keeps"
+    );
     assert_eq!(resource.status(), StatusCode::CREATED);
     assert!(!resource.text().await.unwrap().contains("gateway-secret"));
     assert_eq!(release.status(), StatusCode::CREATED);

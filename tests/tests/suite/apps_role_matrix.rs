@@ -364,6 +364,129 @@ async fn audit_log_records_changes_with_actor_and_address() {
 }
 
 #[tokio::test]
+async fn member_changes_are_audited_beside_app_changes() {
+    let fixture = Fixture::start().await;
+    let server = &fixture.server;
+    let editor = server
+        .member(&fixture.owner, fixture.workspace, "editor")
+        .await;
+    let leaver = server
+        .member(&fixture.owner, fixture.workspace, "viewer")
+        .await;
+    let invite = server
+        .post(
+            &fixture.path("/invites"),
+            Some(&fixture.owner.access),
+            json!({"email": "later@example.com", "role": "viewer"}),
+        )
+        .await;
+    assert_eq!(invite.status, StatusCode::CREATED, "{}", invite.text);
+    let invite_id = invite.json()["invite"]["id"].as_str().unwrap().to_string();
+    let revoke = fixture
+        .send(
+            Method::DELETE,
+            &format!("/invites/{invite_id}"),
+            &fixture.owner.access,
+            None,
+        )
+        .await;
+    let promote = fixture
+        .send(
+            Method::PATCH,
+            &format!("/members/{}", editor.user_id),
+            &fixture.owner.access,
+            Some(json!({"role": "admin"})),
+        )
+        .await;
+    let app = fixture.app("After the team changes").await;
+    let leave = fixture
+        .send(
+            Method::DELETE,
+            &format!("/members/{}", leaver.user_id),
+            &leaver.access,
+            None,
+        )
+        .await;
+    let remove = fixture
+        .send(
+            Method::DELETE,
+            &format!("/members/{}", editor.user_id),
+            &fixture.owner.access,
+            None,
+        )
+        .await;
+
+    let audit = fixture
+        .send(Method::GET, "/audit", &fixture.owner.access, None)
+        .await;
+    let second_page = fixture
+        .send(
+            Method::GET,
+            "/audit?offset=2&limit=2",
+            &fixture.owner.access,
+            None,
+        )
+        .await;
+    let too_deep = fixture
+        .send(
+            Method::GET,
+            "/audit?offset=9900&limit=200",
+            &fixture.owner.access,
+            None,
+        )
+        .await;
+
+    assert_eq!(revoke.status, StatusCode::NO_CONTENT, "{}", revoke.text);
+    assert_eq!(promote.status, StatusCode::OK, "{}", promote.text);
+    assert_eq!(leave.status, StatusCode::NO_CONTENT, "{}", leave.text);
+    assert_eq!(remove.status, StatusCode::NO_CONTENT, "{}", remove.text);
+    let items = audit.json()["items"].as_array().unwrap().clone();
+    let actions: Vec<&str> = items
+        .iter()
+        .map(|event| event["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        &actions[..6],
+        [
+            "member.remove",
+            "member.leave",
+            "app.create",
+            "member.role_change",
+            "invite.revoke",
+            "invite.create",
+        ],
+        "{actions:?}"
+    );
+    assert_eq!(items[0]["target_id"], editor.user_id.to_string());
+    assert_eq!(items[0]["actor_user_id"], fixture.owner.user_id.to_string());
+    assert_eq!(items[0]["client_address"], "127.0.0.1");
+    assert_eq!(items[1]["actor_user_id"], leaver.user_id.to_string());
+    assert_eq!(items[2]["target_id"], app.to_string());
+    assert_eq!(
+        items[3]["details"],
+        json!({"from": "editor", "to": "admin"})
+    );
+    assert_eq!(items[4]["target_id"], invite_id);
+    assert_eq!(
+        items[5]["details"],
+        json!({"email": "later@example.com", "role": "viewer"})
+    );
+    let joined = actions.iter().filter(|a| **a == "member.join").count();
+    assert_eq!(joined, 3, "the owner and two invited members: {actions:?}");
+    assert_eq!(second_page.json()["items"].as_array().unwrap().len(), 2);
+    assert_eq!(second_page.json()["items"][0]["id"], items[2]["id"]);
+    assert_eq!(second_page.json()["items"][1]["id"], items[3]["id"]);
+    assert_eq!(
+        too_deep.status,
+        StatusCode::BAD_REQUEST,
+        "{}",
+        too_deep.text
+    );
+    assert!(too_deep.text.contains("offset"), "{}", too_deep.text);
+    fixture.server.stop().await;
+}
+
+#[tokio::test]
 async fn api_key_changes_are_audited_by_key() {
     let fixture = Fixture::start().await;
     let key = fixture

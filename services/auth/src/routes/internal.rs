@@ -2,6 +2,7 @@
 //! of the public API and the gateway never forwards them.
 
 use actix_web::{web, HttpRequest, HttpResponse};
+use serde::Deserialize;
 use trellis_tokens::{has_service_token, ApiKeyLookup, Directory, RoleAnswer};
 use uuid::Uuid;
 
@@ -40,4 +41,28 @@ pub async fn role_of(
     let role = directory.role_of(workspace_id, user_id).await?;
 
     Ok(HttpResponse::Ok().json(RoleAnswer { role }))
+}
+
+/// Query of the member-events lookup.
+#[derive(Debug, Deserialize)]
+pub struct EventsQuery {
+    limit: u64,
+}
+
+/// Largest number of member events one lookup returns.
+pub const MAX_MEMBER_EVENTS: u64 = 10_000;
+
+pub async fn member_events(
+    request: HttpRequest,
+    directory: web::Data<LocalDirectory>,
+    path: web::Path<Uuid>,
+    query: web::Query<EventsQuery>,
+) -> AuthResult<HttpResponse> {
+    check(&request)?;
+    let workspace_id = path.into_inner();
+    let limit = query.limit.min(MAX_MEMBER_EVENTS);
+
+    let events = directory.member_events(workspace_id, limit).await?;
+
+    Ok(HttpResponse::Ok().json(events))
 }

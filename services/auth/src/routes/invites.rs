@@ -1,7 +1,8 @@
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
 use sea_orm::TransactionTrait;
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 use trellis_problem::Json;
 use trellis_tokens::{Caller, Role};
 use utoipa::ToSchema;
@@ -10,6 +11,7 @@ use uuid::Uuid;
 use super::{require_user, Page, Paged};
 use crate::domain::Email;
 use crate::error::{AuthError, AuthResult};
+use crate::storage::member_events::{self, Actor, Change};
 use crate::storage::{invites, members, users};
 use crate::{secrets, AuthData};
 
@@ -67,6 +69,7 @@ fn view(row: crate::storage::entities::invite::Model) -> InviteView {
 pub async fn create(
     state: AuthData,
     caller: Caller,
+    request: HttpRequest,
     path: web::Path<Uuid>,
     body: Json<InviteRequest>,
 ) -> AuthResult<HttpResponse> {
@@ -85,8 +88,9 @@ pub async fn create(
     }
 
     let token = secrets::generate(secrets::INVITE_PREFIX);
+    let transaction = state.db.begin().await?;
     let row = invites::insert(
-        &state.db,
+        &transaction,
         invites::NewInvite {
             workspace_id,
             email: email.as_str(),
@@ -97,6 +101,20 @@ pub async fn create(
         },
     )
     .await?;
+    let change = Change {
+        action: "invite.create",
+        target_type: "invite",
+        target_id: row.id,
+        details: json!({"email": row.email, "role": body.role}),
+    };
+    member_events::record(
+        &transaction,
+        workspace_id,
+        &Actor::of(&caller, &request),
+        change,
+    )
+    .await?;
+    transaction.commit().await?;
 
     tracing::info!(workspace_id = %workspace_id, invite_id = %row.id, "invite created");
     Ok(HttpResponse::Created().json(CreatedInvite {
@@ -132,15 +150,31 @@ pub async fn list(
 pub async fn revoke(
     state: AuthData,
     caller: Caller,
+    request: HttpRequest,
     path: web::Path<(Uuid, Uuid)>,
 ) -> AuthResult<HttpResponse> {
     let (workspace_id, invite_id) = path.into_inner();
     caller.require(workspace_id, Role::Admin).await?;
 
-    let revoked = invites::revoke(&state.db, workspace_id, invite_id).await?;
+    let transaction = state.db.begin().await?;
+    let revoked = invites::revoke(&transaction, workspace_id, invite_id).await?;
     if revoked == 0 {
         return Err(AuthError::NotFound("The invite"));
     }
+    let change = Change {
+        action: "invite.revoke",
+        target_type: "invite",
+        target_id: invite_id,
+        details: json!({}),
+    };
+    member_events::record(
+        &transaction,
+        workspace_id,
+        &Actor::of(&caller, &request),
+        change,
+    )
+    .await?;
+    transaction.commit().await?;
 
     tracing::info!(workspace_id = %workspace_id, invite_id = %invite_id, "invite revoked");
     Ok(HttpResponse::NoContent().finish())
@@ -154,6 +188,7 @@ pub async fn revoke(
 pub async fn accept(
     state: AuthData,
     caller: Caller,
+    request: HttpRequest,
     path: web::Path<String>,
 ) -> AuthResult<HttpResponse> {
     let token = path.into_inner();
@@ -189,6 +224,14 @@ pub async fn accept(
         return Err(AuthError::NotFound("The invite"));
     }
     members::insert(&transaction, invite.workspace_id, user_id, role).await?;
+    let change = Change {
+        action: "member.join",
+        target_type: "member",
+        target_id: user_id,
+        details: json!({"role": role, "invite_id": invite.id}),
+    };
+    let actor = Actor::of(&caller, &request);
+    member_events::record(&transaction, invite.workspace_id, &actor, change).await?;
     transaction.commit().await?;
 
     tracing::info!(workspace_id = %invite.workspace_id, user_id = %user_id, "invite accepted");

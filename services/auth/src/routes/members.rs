@@ -1,7 +1,8 @@
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
 use sea_orm::TransactionTrait;
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 use trellis_problem::Json;
 use trellis_tokens::{Caller, Role};
 use utoipa::ToSchema;
@@ -9,6 +10,7 @@ use uuid::Uuid;
 
 use super::{Page, Paged};
 use crate::error::{AuthError, AuthResult};
+use crate::storage::member_events::{self, Actor, Change};
 use crate::storage::{members, users, workspaces};
 use crate::AuthData;
 
@@ -70,6 +72,7 @@ pub async fn list(
 pub async fn update(
     state: AuthData,
     caller: Caller,
+    request: HttpRequest,
     path: web::Path<(Uuid, Uuid)>,
     body: Json<MemberUpdate>,
 ) -> AuthResult<HttpResponse> {
@@ -101,6 +104,19 @@ pub async fn update(
         ));
     }
     members::set_role(&transaction, workspace_id, user_id, new_role).await?;
+    let change = Change {
+        action: "member.role_change",
+        target_type: "member",
+        target_id: user_id,
+        details: json!({"from": old_role, "to": new_role}),
+    };
+    member_events::record(
+        &transaction,
+        workspace_id,
+        &Actor::of(&caller, &request),
+        change,
+    )
+    .await?;
     transaction.commit().await?;
 
     tracing::info!(workspace_id = %workspace_id, user_id = %user_id, role = new_role.as_str(), "member role changed");
@@ -125,6 +141,7 @@ pub async fn update(
 pub async fn remove(
     state: AuthData,
     caller: Caller,
+    request: HttpRequest,
     path: web::Path<(Uuid, Uuid)>,
 ) -> AuthResult<HttpResponse> {
     let (workspace_id, user_id) = path.into_inner();
@@ -156,6 +173,23 @@ pub async fn remove(
         ));
     }
     members::delete(&transaction, workspace_id, user_id).await?;
+    let change = Change {
+        action: if leaving {
+            "member.leave"
+        } else {
+            "member.remove"
+        },
+        target_type: "member",
+        target_id: user_id,
+        details: json!({"role": role}),
+    };
+    member_events::record(
+        &transaction,
+        workspace_id,
+        &Actor::of(&caller, &request),
+        change,
+    )
+    .await?;
     transaction.commit().await?;
 
     tracing::info!(workspace_id = %workspace_id, user_id = %user_id, "member removed");

@@ -132,6 +132,10 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .route(
             "/internal/v1/workspaces/{workspace_id}/members/{user_id}/role",
             web::get().to(internal::role_of),
+        )
+        .route(
+            "/internal/v1/workspaces/{workspace_id}/member-events",
+            web::get().to(internal::member_events),
         );
 }
 

@@ -1,7 +1,8 @@
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
 use sea_orm::TransactionTrait;
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 use trellis_problem::Json;
 use trellis_tokens::{Caller, Role};
 use utoipa::ToSchema;
@@ -10,6 +11,7 @@ use uuid::Uuid;
 use super::require_user;
 use crate::domain::parse_name;
 use crate::error::{AuthError, AuthResult};
+use crate::storage::member_events::{self, Actor, Change};
 use crate::storage::{members, workspaces};
 use crate::AuthData;
 
@@ -45,6 +47,7 @@ fn view(row: crate::storage::entities::workspace::Model, role: Role) -> Workspac
 pub async fn create(
     state: AuthData,
     caller: Caller,
+    request: HttpRequest,
     body: Json<WorkspaceRequest>,
 ) -> AuthResult<HttpResponse> {
     let user_id = require_user(&caller)?;
@@ -53,6 +56,19 @@ pub async fn create(
     let transaction = state.db.begin().await?;
     let workspace = workspaces::insert(&transaction, &name).await?;
     members::insert(&transaction, workspace.id, user_id, Role::Owner).await?;
+    let change = Change {
+        action: "member.join",
+        target_type: "member",
+        target_id: user_id,
+        details: json!({"role": Role::Owner}),
+    };
+    member_events::record(
+        &transaction,
+        workspace.id,
+        &Actor::of(&caller, &request),
+        change,
+    )
+    .await?;
     transaction.commit().await?;
 
     tracing::info!(workspace_id = %workspace.id, user_id = %user_id, "workspace created");

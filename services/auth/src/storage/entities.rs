@@ -134,3 +134,30 @@ pub mod refresh_token {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+pub mod member_event {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "member_events")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub workspace_id: Uuid,
+        pub actor_user_id: Option<Uuid>,
+        pub actor_api_key_id: Option<Uuid>,
+        /// Kind of change, such as `member.role_change`.
+        pub action: String,
+        pub target_type: String,
+        pub target_id: Uuid,
+        /// Facts about the change; never tokens or other secrets.
+        pub details: Json,
+        pub client_address: Option<String>,
+        pub created_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

@@ -4,6 +4,7 @@
 pub mod api_keys;
 pub mod entities;
 pub mod invites;
+pub mod member_events;
 pub mod members;
 pub mod refresh_tokens;
 pub mod users;

@@ -12,7 +12,8 @@ use sea_orm_migration::MigratorTrait;
 use serde_json::{json, Value};
 use trellis_exec::{configure, ExecSettings, ExecState};
 use trellis_tokens::{
-    Access, AccessError, ApiKeyIdentity, Claims, Directory, JwksSource, KeyRing, Role, Verifier,
+    Access, AccessError, ApiKeyIdentity, Claims, Directory, JwksSource, KeyRing, MemberEvent, Role,
+    Verifier,
 };
 use uuid::Uuid;
 
@@ -36,6 +37,14 @@ impl Directory for TestDirectory {
         user_id: Uuid,
     ) -> Result<Option<Role>, AccessError> {
         Ok(self.0.get(&(workspace_id, user_id)).copied())
+    }
+
+    async fn member_events(
+        &self,
+        _workspace_id: Uuid,
+        _limit: u64,
+    ) -> Result<Vec<MemberEvent>, AccessError> {
+        Ok(Vec::new())
     }
 }
 
