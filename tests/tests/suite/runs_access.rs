@@ -1,6 +1,6 @@
 //! Who may run which actions, and who may read runs and usage.
 
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use serde_json::json;
 use trellis_tests::runs::RunFixture;
 
@@ -233,6 +233,60 @@ async fn public_app_runs_released_actions_only() {
     assert_eq!(unknown.status, StatusCode::NOT_FOUND, "{}", unknown.text);
     assert_eq!(runs.json()["items"][0]["caller"], json!("public"));
     assert_eq!(runs.json()["items"][0]["user_id"], json!(null));
+}
+
+#[tokio::test]
+async fn making_one_app_private_keeps_other_public_apps_runnable() {
+    let fixture = RunFixture::start().await;
+    let (closing, closing_link) = fixture
+        .app_with_access("Closing", json!({"public": true}))
+        .await;
+    let closing_action = fixture.action(closing, json!({})).await;
+    fixture.release(closing).await;
+    let (staying, staying_link) = fixture
+        .app_with_access("Staying", json!({"public": true}))
+        .await;
+    let staying_action = fixture.action(staying, json!({})).await;
+    fixture.release(staying).await;
+    let (closing_link, staying_link) = (closing_link.unwrap(), staying_link.unwrap());
+
+    let before = fixture
+        .run_public(closing_link, closing_action, json!({}))
+        .await;
+    let version = fixture
+        .server
+        .get(
+            &fixture.path(&format!("/apps/{closing}")),
+            &fixture.owner.access,
+        )
+        .await
+        .json()["version"]
+        .clone();
+    let closed = fixture
+        .server
+        .call(
+            Method::PATCH,
+            &fixture.path(&format!("/apps/{closing}")),
+            Some(&fixture.owner.access),
+            Some(json!({"version": version, "access": {"public": false}})),
+        )
+        .await;
+    let after = fixture
+        .run_public(closing_link, closing_action, json!({}))
+        .await;
+    let other = fixture
+        .run_public(staying_link, staying_action, json!({}))
+        .await;
+    let member = fixture
+        .run(&fixture.owner.access, closing, closing_action, json!({}))
+        .await;
+
+    assert_eq!(before.status, StatusCode::OK, "{}", before.text);
+    assert_eq!(closed.status, StatusCode::OK, "{}", closed.text);
+    assert_eq!(closed.json()["public_id"], json!(null));
+    assert_eq!(after.status, StatusCode::NOT_FOUND, "{}", after.text);
+    assert_eq!(other.status, StatusCode::OK, "{}", other.text);
+    assert_eq!(member.status, StatusCode::OK, "{}", member.text);
 }
 
 #[tokio::test]
