@@ -1,7 +1,7 @@
 //! Access-token verification against a set of public keys.
 
 use std::collections::HashMap;
-use std::sync::RwLock;
+use std::sync::{Mutex as SyncMutex, RwLock};
 use std::time::{Duration, Instant};
 
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
@@ -11,6 +11,13 @@ use crate::{Claims, Jwks};
 
 /// Shortest time between two JWKS fetches triggered by unknown key ids.
 const REFRESH_INTERVAL: Duration = Duration::from_secs(10);
+
+/// Maximum time a verified token is served from the cache before its signature is checked
+/// again. Replacing the keys empties the cache at once.
+const VERIFIED_TTL: Duration = Duration::from_secs(60);
+
+/// Maximum number of tokens in the verified-token cache. A full cache is emptied.
+const MAX_VERIFIED: usize = 10_000;
 
 /// Reason a token was rejected.
 #[derive(Debug, thiserror::Error)]
@@ -42,6 +49,8 @@ pub struct Verifier {
     validation: Validation,
     source: JwksSource,
     last_refresh: Mutex<Option<Instant>>,
+    /// Tokens whose signature and claims passed, each with the instant its entry expires.
+    verified: SyncMutex<HashMap<String, (Claims, Instant)>>,
 }
 
 impl Verifier {
@@ -60,6 +69,7 @@ impl Verifier {
             validation,
             source,
             last_refresh: Mutex::new(None),
+            verified: SyncMutex::new(HashMap::new()),
         }
     }
 
@@ -81,10 +91,18 @@ impl Verifier {
             }
         }
         *self.keys.write().expect("verifier key lock poisoned") = keys;
+        self.verified
+            .lock()
+            .expect("verified-token cache lock poisoned")
+            .clear();
     }
 
     /// Verifies a token and returns its claims.
     pub async fn verify(&self, token: &str) -> Result<Claims, TokenError> {
+        if let Some(claims) = self.cached(token) {
+            return Ok(claims);
+        }
+
         let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Malformed)?;
         if header.alg != Algorithm::EdDSA {
             return Err(TokenError::Algorithm);
@@ -96,9 +114,35 @@ impl Verifier {
         }
         let key = self.key(&kid).ok_or(TokenError::UnknownKey)?;
 
-        jsonwebtoken::decode::<Claims>(token, &key, &self.validation)
+        let claims = jsonwebtoken::decode::<Claims>(token, &key, &self.validation)
             .map(|data| data.claims)
-            .map_err(|error| TokenError::Invalid(error.to_string()))
+            .map_err(|error| TokenError::Invalid(error.to_string()))?;
+
+        self.remember(token, &claims);
+        Ok(claims)
+    }
+
+    /// Returns the claims of a token verified within [`VERIFIED_TTL`] that has not expired.
+    fn cached(&self, token: &str) -> Option<Claims> {
+        let verified = self
+            .verified
+            .lock()
+            .expect("verified-token cache lock poisoned");
+        let (claims, until) = verified.get(token)?;
+        let unexpired = claims.exp > chrono::Utc::now().timestamp();
+        (*until > Instant::now() && unexpired).then(|| claims.clone())
+    }
+
+    fn remember(&self, token: &str, claims: &Claims) {
+        let mut verified = self
+            .verified
+            .lock()
+            .expect("verified-token cache lock poisoned");
+        if verified.len() >= MAX_VERIFIED {
+            verified.clear();
+        }
+        let until = Instant::now() + VERIFIED_TTL;
+        verified.insert(token.to_string(), (claims.clone(), until));
     }
 
     fn knows(&self, kid: &str) -> bool {
@@ -139,5 +183,56 @@ impl Verifier {
             },
             Err(error) => tracing::warn!(%url, %error, "fetching JWKS failed"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use uuid::Uuid;
+
+    use super::*;
+    use crate::KeyRing;
+
+    fn claims(exp_in_seconds: i64) -> Claims {
+        let now = chrono::Utc::now().timestamp();
+        Claims {
+            iss: "trellis".into(),
+            aud: "trellis-api".into(),
+            sub: Uuid::new_v4(),
+            exp: now + exp_in_seconds,
+            nbf: now - 60,
+            iat: now - 60,
+            jti: Uuid::new_v4(),
+        }
+    }
+
+    #[tokio::test]
+    async fn cached_token_fails_after_key_change() {
+        let ring = KeyRing::generate().unwrap();
+        let verifier = Verifier::new("trellis", "trellis-api", JwksSource::Local);
+        verifier.set_keys(&ring.jwks().unwrap());
+        let token = ring.sign(&claims(600)).unwrap();
+
+        let first = verifier.verify(&token).await.unwrap();
+        let second = verifier.verify(&token).await.unwrap();
+        verifier.set_keys(&KeyRing::generate().unwrap().jwks().unwrap());
+        let after_change = verifier.verify(&token).await;
+
+        assert_eq!(first, second);
+        assert!(matches!(after_change, Err(TokenError::UnknownKey)));
+    }
+
+    #[tokio::test]
+    async fn cached_token_fails_once_expired() {
+        let ring = KeyRing::generate().unwrap();
+        let verifier = Verifier::new("trellis", "trellis-api", JwksSource::Local);
+        verifier.set_keys(&ring.jwks().unwrap());
+        // Expired, but within the 30-second leeway, so the first check accepts it.
+        let token = ring.sign(&claims(-5)).unwrap();
+
+        let first = verifier.verify(&token).await;
+
+        assert!(first.is_ok(), "{first:?}");
+        assert!(verifier.cached(&token).is_none());
     }
 }
