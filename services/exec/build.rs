@@ -12,6 +12,7 @@ const BUILTINS: &[(&str, &str)] = &[
     ("echo", "trellis_echo.wasm"),
     ("sql", "trellis_sql.wasm"),
     ("rest", "trellis_rest.wasm"),
+    ("llm", "trellis_llm.wasm"),
 ];
 
 const TARGET: &str = "wasm32-wasip2";

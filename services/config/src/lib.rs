@@ -123,6 +123,13 @@ pub struct Settings {
     pub exec_max_instances: u32,
     /// LLM tokens each workspace's runs may use per UTC day; 0 turns the quota off.
     pub quota_llm_tokens_per_day: u64,
+    /// Hosts (`host` or `host:port`) that the connectors of every workspace may reach on
+    /// loopback, private or link-local addresses, such as a model server on the same machine.
+    /// Empty allows none.
+    pub exec_internal_hosts: Vec<String>,
+    /// Folder of the SQLite files that SQL resources may name by relative file name; SQLite
+    /// resources are rejected when it is unset.
+    pub exec_sqlite_dir: Option<PathBuf>,
     /// Argon2id memory cost in KiB (OWASP: 19456).
     pub argon2_memory_kib: u32,
     /// Argon2id iterations (OWASP: 2).
@@ -171,6 +178,8 @@ impl Default for Settings {
             quota_runs_per_minute: 600,
             exec_max_instances: 256,
             quota_llm_tokens_per_day: 1_000_000,
+            exec_internal_hosts: Vec::new(),
+            exec_sqlite_dir: None,
             argon2_memory_kib: 19 * 1024,
             argon2_iterations: 2,
             argon2_parallelism: 1,

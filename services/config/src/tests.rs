@@ -99,3 +99,27 @@ fn secret_debug_is_redacted() {
     let secret = Secret::new("hunter2hunter2");
     assert_eq!(format!("{secret:?}"), "[redacted]");
 }
+
+#[test]
+fn internal_hosts_list_from_environment() {
+    let settings = Settings::load_from(
+        None,
+        &env(&[
+            (
+                "TRELLIS_EXEC_INTERNAL_HOSTS",
+                "[127.0.0.1:11434, \"[::1]:8000\"]",
+            ),
+            ("TRELLIS_EXEC_SQLITE_DIR", "/srv/trellis/sqlite"),
+        ]),
+    )
+    .unwrap();
+
+    assert_eq!(
+        settings.exec_internal_hosts,
+        vec!["127.0.0.1:11434".to_string(), "[::1]:8000".to_string()]
+    );
+    assert_eq!(
+        settings.exec_sqlite_dir,
+        Some(PathBuf::from("/srv/trellis/sqlite"))
+    );
+}

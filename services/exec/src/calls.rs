@@ -70,7 +70,7 @@ pub fn call_context(
     call.network = NetworkPolicy::from_config(
         &resolved.plugin.manifest.base_url_fields,
         config,
-        state.internal_hosts(workspace_id),
+        &state.internal_hosts(workspace_id),
     );
     call.database = DatabaseTarget::from_config(resource_id, config).map_err(|message| {
         ExecError::Validation {

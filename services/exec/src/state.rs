@@ -1,6 +1,7 @@
 //! The exec service's shared state and settings.
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -11,6 +12,7 @@ use uuid::Uuid;
 use crate::actions::ActionSource;
 use crate::host::kv::KvStore;
 use crate::host::network::InternalHost;
+use crate::host::sql::{SqlPools, SqlSettings};
 use crate::host::Services;
 use crate::registry::Registry;
 use crate::runs::{Quotas, SharedStore};
@@ -36,6 +38,12 @@ pub struct ExecSettings {
     /// Hosts each workspace's admins allowed connectors to reach on internal addresses.
     // TODO: read these from workspace settings once admins can edit them through the API.
     pub internal_hosts: HashMap<Uuid, Vec<InternalHost>>,
+    /// Hosts the operator allowed the connectors of every workspace to reach on internal
+    /// addresses, such as a model server on the same machine.
+    pub server_internal_hosts: Vec<InternalHost>,
+    /// Folder of the SQLite files that SQL resources may name; SQLite resources are rejected
+    /// when it is unset.
+    pub sqlite_dir: Option<PathBuf>,
 }
 
 impl Default for ExecSettings {
@@ -49,6 +57,8 @@ impl Default for ExecSettings {
             max_upload_bytes: 20 << 20,
             max_deadline: Duration::from_secs(60),
             internal_hosts: HashMap::new(),
+            server_internal_hosts: Vec::new(),
+            sqlite_dir: None,
         }
     }
 }
@@ -75,7 +85,12 @@ impl ExecState {
                 .context("connecting to Redis for connector data")?,
             None => KvStore::memory(),
         };
-        let runtime = Arc::new(Runtime::new(settings.runtime.clone(), Services::new(kv))?);
+        let mut services = Services::new(kv);
+        services.sql = SqlPools::new(SqlSettings {
+            sqlite_dir: settings.sqlite_dir.clone(),
+            ..SqlSettings::default()
+        });
+        let runtime = Arc::new(Runtime::new(settings.runtime.clone(), services)?);
         let registry = Registry::load(&runtime).await?;
         let shared = match &settings.redis_url {
             Some(url) => SharedStore::redis(url, &settings.redis_prefix)
@@ -115,11 +130,12 @@ impl ExecState {
         })
     }
 
-    /// Returns the internal hosts a workspace's admins allowed.
-    pub fn internal_hosts(&self, workspace_id: Uuid) -> &[InternalHost] {
-        self.settings
-            .internal_hosts
-            .get(&workspace_id)
-            .map_or(&[], Vec::as_slice)
+    /// Returns the internal hosts a workspace's connectors may reach: those the operator
+    /// allowed for every workspace and those the workspace's admins allowed.
+    pub fn internal_hosts(&self, workspace_id: Uuid) -> Vec<InternalHost> {
+        let workspace = self.settings.internal_hosts.get(&workspace_id);
+        let mut hosts = self.settings.server_internal_hosts.clone();
+        hosts.extend(workspace.into_iter().flatten().cloned());
+        hosts
     }
 }

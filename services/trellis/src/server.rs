@@ -16,6 +16,7 @@ use trellis_auth::{AuthSettings, AuthState, LocalDirectory, ServiceToken};
 use trellis_config::Settings;
 use trellis_exec::actions::{HttpActions, LocalActions};
 use trellis_exec::catalog::{HttpCatalog, LocalCatalog};
+use trellis_exec::host::network::InternalHost;
 use trellis_exec::runtime::EngineSettings;
 use trellis_exec::{ExecSettings, ExecState, RuntimeSettings};
 use trellis_gateway::{EdgeAuth, Limiter, Quota, RateLimits, Timeouts};
@@ -286,7 +287,21 @@ fn service_token(settings: &Settings) -> anyhow::Result<&str> {
 
 /// Builds the exec service's state.
 async fn exec_state(settings: &Settings, db: DatabaseConnection) -> anyhow::Result<ExecState> {
+    let server_internal_hosts = settings
+        .exec_internal_hosts
+        .iter()
+        .map(|text| {
+            InternalHost::parse(text).with_context(|| {
+                format!(
+                    "key `exec_internal_hosts`: `{text}` is not a host or host:port; write \
+                     `127.0.0.1:11434` or `[::1]:8000`"
+                )
+            })
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
     let exec_settings = ExecSettings {
+        server_internal_hosts,
+        sqlite_dir: settings.exec_sqlite_dir.clone(),
         redis_url: settings
             .redis_url
             .as_ref()

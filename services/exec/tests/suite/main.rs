@@ -3,6 +3,7 @@
 mod support;
 
 mod kv;
+mod llm_connector;
 mod load;
 mod network;
 mod rest_connector;
