@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use anyhow::Context;
+use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{ConnectOptions, Database, DatabaseConnection};
 use sea_orm_migration::MigratorTrait;
 use trellis_config::Settings;
@@ -49,6 +50,14 @@ pub async fn connect(settings: &Settings, owner: Owner) -> anyhow::Result<Databa
     if settings.database_url.is_some() {
         options.set_schema_search_path(owner.schema());
     }
+    // Write-ahead logging lets readers run beside the one writer, and `synchronous=NORMAL`
+    // syncs at checkpoints rather than at every commit. A crash of the process loses nothing,
+    // but a power cut may lose the last commits (SQLite's documented WAL behaviour).
+    options.map_sqlx_sqlite_opts(|sqlite| {
+        sqlite
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+    });
 
     let db = Database::connect(options)
         .await
