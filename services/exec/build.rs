@@ -12,6 +12,7 @@ const BUILTINS: &[(&str, &str)] = &[
     ("echo", "trellis_echo.wasm"),
     ("sql", "trellis_sql.wasm"),
     ("rest", "trellis_rest.wasm"),
+    ("openapi", "trellis_openapi.wasm"),
 ];
 
 const TARGET: &str = "wasm32-wasip2";
