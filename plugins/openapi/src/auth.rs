@@ -52,6 +52,25 @@ pub(crate) enum Applied {
     Missing(String),
 }
 
+/// Whether the configured credentials satisfy one of the operation's security alternatives;
+/// `None` when the operation needs none.
+pub(crate) fn satisfied(
+    operation: &Operation,
+    context: &Context,
+    credentials: &BTreeMap<String, Credential>,
+) -> Option<bool> {
+    if operation.security.is_empty() {
+        return None;
+    }
+    Some(operation.security.iter().any(|alternative| {
+        !alternative.is_empty()
+            && alternative.iter().all(|(name, _)| {
+                credentials.contains_key(name)
+                    && matches!(context.schemes.get(name), Some(s) if !matches!(s, Scheme::Unsupported(_)))
+            })
+    }))
+}
+
 /// Chooses the first security alternative whose every scheme has a credential and applies
 /// it. `token` exchanges a client credentials grant for an access token.
 pub(crate) fn apply(

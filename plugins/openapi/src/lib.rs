@@ -81,14 +81,21 @@ impl Connector for OpenApi {
         let context = document
             .context()
             .map_err(|error| at_step(error, "specification"))?;
-        // Probe with a GET that needs no input, preferring one that needs credentials.
+        // Probe with a GET that needs no input: first one whose security the configured
+        // credentials satisfy, so they are checked; then one without security; then any.
         let operations = document
             .operations()
             .map_err(|error| at_step(error, "specification"))?;
         let probe = operations
             .iter()
             .filter(|op| op.method == "GET" && !op.parameters.iter().any(|p| p.required))
-            .min_by_key(|op| op.security.is_empty());
+            .min_by_key(
+                |op| match auth::satisfied(op, &context, &config.credentials) {
+                    Some(true) => 0,
+                    None => 1,
+                    Some(false) => 2,
+                },
+            );
         let (response, applied) = match probe {
             Some(operation) => {
                 let input = request::parse_input(&document.root, operation, &json!({}))?;

@@ -100,12 +100,14 @@ impl Document {
                     Some("header") => Location::Header,
                     Some("query") => Location::Query,
                     Some("cookie") => Location::Cookie,
-                    other => return Err(invalid(
-                        at,
-                        format!(
+                    other => {
+                        return Err(invalid(
+                            at,
+                            format!(
                             "the apiKey scheme's `in` is {other:?}, not header, query or cookie"
                         ),
-                    )),
+                        ))
+                    }
                 };
                 Scheme::ApiKey {
                     name: name.to_string(),
@@ -435,12 +437,14 @@ impl Document {
                 }
                 return Ok(());
             }
-            other => return Err(invalid(
-                at,
-                format!(
+            other => {
+                return Err(invalid(
+                    at,
+                    format!(
                     "the parameter's `in` is {other:?}, not path, query, header, body or formData"
                 ),
-            )),
+                ))
+            }
         };
         let (style, explode) = collection_format(raw, location, at)?;
         upsert(

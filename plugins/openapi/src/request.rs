@@ -352,6 +352,7 @@ pub(crate) fn build(operation: &Operation, input: &Input, base: &Url) -> Result<
             Location::Header => {
                 let text = style::header_value(&value, parameter.explode);
                 check_header(&parameter.name, &text)?;
+                headers.retain(|(name, _)| !name.eq_ignore_ascii_case(&parameter.name));
                 headers.push((parameter.name.clone(), text));
             }
             Location::Cookie => cookies.extend(style::cookie_pairs(

@@ -180,7 +180,7 @@ pub(crate) fn query_pairs(
     if style == Style::DeepObject {
         if let Value::Object(map) = value {
             let mut pairs = Vec::new();
-            deep_object(&format!("{n}"), map, allow_reserved, &mut pairs);
+            deep_object(&n, map, allow_reserved, &mut pairs);
             return pairs;
         }
     }

@@ -48,3 +48,21 @@ pub async fn test_connector(
 
     Ok(HttpResponse::Ok().json(test))
 }
+
+/// Lists the operations a connector's operation list returns for a decrypted config.
+#[post("/internal/v1/workspaces/{workspace_id}/connectors/{plugin_id}/{version}/operations")]
+pub async fn list_connector_operations(
+    request: HttpRequest,
+    path: web::Path<(Uuid, String, String)>,
+    body: trellis_problem::Json<TestConnectionRequest>,
+    state: web::Data<ExecState>,
+) -> Result<HttpResponse, ExecError> {
+    check(&request)?;
+    let (workspace_id, plugin_id, version) = path.into_inner();
+
+    let listing =
+        catalog::list_operations(&state, workspace_id, &plugin_id, &version, &body.0.config)
+            .await?;
+
+    Ok(HttpResponse::Ok().json(listing))
+}

@@ -5,6 +5,7 @@ mod support;
 mod kv;
 mod load;
 mod network;
+mod openapi_connector;
 mod rest_connector;
 mod routes;
 mod sandbox;
