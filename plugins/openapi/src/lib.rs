@@ -77,7 +77,9 @@ impl Connector for OpenApi {
 
     fn test_connection(config: Json) -> Result<(), Error> {
         let config = Config::from_json(&config)?;
-        let document = load(&config).map_err(|error| at_step(error, "specification"))?;
+        let document = load(&config)
+            .map_err(network_step)
+            .map_err(|error| at_step(error, "specification"))?;
         let context = document
             .context()
             .map_err(|error| at_step(error, "specification"))?;
@@ -115,19 +117,7 @@ impl Connector for OpenApi {
                 send(&config, Request::get(base.as_str())).map(|r| (r, Applied::NotNeeded))
             }
         }
-        .map_err(|error| match error {
-            Error::Upstream { status, message } => {
-                let step = CONNECTION_STEPS
-                    .iter()
-                    .find(|(prefix, _)| message.starts_with(prefix))
-                    .map_or("request", |(_, step)| step);
-                Error::Upstream {
-                    status,
-                    message: format!("the connection test failed at the {step} step: {message}"),
-                }
-            }
-            other => other,
-        })?;
+        .map_err(network_step)?;
         let status = response.status();
         if matches!(status, 401 | 403) {
             let hint = match applied {
@@ -170,6 +160,24 @@ impl Connector for OpenApi {
             }
             name => call(&config, name, input.value()),
         }
+    }
+}
+
+/// Names the connection-test step of a failed request: DNS, connect, TLS or authentication
+/// by the host's message, else request.
+fn network_step(error: Error) -> Error {
+    match error {
+        Error::Upstream { status, message } => {
+            let step = CONNECTION_STEPS
+                .iter()
+                .find(|(prefix, _)| message.starts_with(prefix))
+                .map_or("request", |(_, step)| step);
+            Error::Upstream {
+                status,
+                message: format!("the connection test failed at the {step} step: {message}"),
+            }
+        }
+        other => other,
     }
 }
 

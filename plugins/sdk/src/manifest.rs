@@ -120,7 +120,8 @@ impl Operation {
     /// resource's config (such as the operations of an OpenAPI document). It marks the input
     /// schema with [`OPERATION_LIST_KEY`]; the platform then accepts any name that the
     /// operation returns for the resource as an action's operation, and passes that name to
-    /// `execute`. The operation takes `{}` and returns
+    /// `execute`. The operation takes `{"schemas": bool}` (without schemas it may leave
+    /// `input_schema` out) and returns
     /// `{"operations": [{"name", "description", "read_only", "input_schema"}, ...]}`.
     pub fn lists_operations(mut self) -> Self {
         if let Value::Object(schema) = &mut self.input_schema {

@@ -85,14 +85,16 @@ pub trait ConnectorCatalog: Send + Sync {
     ) -> Result<ConnectionTest, CatalogError>;
 
     /// Runs the manifest's `operation_list` operation with a decrypted config and returns the
-    /// operations it lists. A connector without one lists nothing.
+    /// operations it lists, with their input schemas when `schemas` is set. A connector
+    /// without one lists nothing.
     async fn list_operations(
         &self,
         workspace_id: Uuid,
         manifest: &ConnectorManifest,
         config: &SecretConfig,
+        schemas: bool,
     ) -> Result<OperationListing, CatalogError> {
-        let _ = (workspace_id, manifest, config);
+        let _ = (workspace_id, manifest, config, schemas);
         Ok(OperationListing::Listed {
             operations: Vec::new(),
         })

@@ -102,13 +102,15 @@ pub async fn test_connection(
 }
 
 /// Runs a connector's operation list with a resource's config in the sandbox and returns the
-/// operations it lists. A connector that fails is a result, not an error.
+/// operations it lists; without `schemas`, the list may leave out the input schemas. A
+/// connector that fails is a result, not an error.
 pub async fn list_operations(
     state: &ExecState,
     workspace_id: Uuid,
     plugin_id: &str,
     version: &str,
     config: &Value,
+    schemas: bool,
 ) -> Result<OperationListing, ExecError> {
     let resolved = resolve_by_key(state, workspace_id, plugin_id, version)
         .await?
@@ -140,7 +142,7 @@ pub async fn list_operations(
     let request = CallRequest::Execute {
         config: config.clone(),
         operation: lister.name.clone(),
-        input: serde_json::json!({}),
+        input: serde_json::json!({ "schemas": schemas }),
     };
     let report = state.runtime.call(&resolved.plugin, call, &request).await;
     Ok(match report.result {
@@ -222,6 +224,7 @@ impl ConnectorCatalog for LocalCatalog {
         workspace_id: Uuid,
         manifest: &ConnectorManifest,
         config: &SecretConfig,
+        schemas: bool,
     ) -> Result<OperationListing, CatalogError> {
         list_operations(
             &self.exec,
@@ -229,6 +232,7 @@ impl ConnectorCatalog for LocalCatalog {
             &manifest.id,
             &manifest.version,
             config.expose(),
+            schemas,
         )
         .await
         .map_err(|error| CatalogError(error.to_string()))
@@ -325,6 +329,7 @@ impl ConnectorCatalog for HttpCatalog {
         workspace_id: Uuid,
         manifest: &ConnectorManifest,
         config: &SecretConfig,
+        schemas: bool,
     ) -> Result<OperationListing, CatalogError> {
         if manifest.operation_list.is_none() {
             return Ok(OperationListing::Listed {
@@ -337,7 +342,7 @@ impl ConnectorCatalog for HttpCatalog {
         };
         let response = self
             .client
-            .post(format!("{url}/operations"))
+            .post(format!("{url}/operations?schemas={schemas}"))
             .header(SERVICE_TOKEN_HEADER, &self.service_token)
             .json(&body)
             .send()

@@ -135,7 +135,7 @@ async fn validate(
         let full = config::merge(resource.config.clone(), &opened);
         let listing = state
             .catalog
-            .list_operations(workspace_id, &manifest, &full)
+            .list_operations(workspace_id, &manifest, &full, false)
             .await
             .map_err(|error| AppsError::CatalogUnavailable(error.0))?;
         match listing {

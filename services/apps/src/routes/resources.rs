@@ -411,7 +411,7 @@ pub async fn operations(
         let full = config::merge(row.config.clone(), &opened);
         let listing = state
             .catalog
-            .list_operations(workspace_id, &manifest, &full)
+            .list_operations(workspace_id, &manifest, &full, true)
             .await
             .map_err(|error| AppsError::CatalogUnavailable(error.0))?;
         match listing {

@@ -295,7 +295,7 @@ async fn petstore_query_body_and_header_parameters() {
         )
         .await
         .unwrap();
-    // Prism checks each request against the specification: a wrong type is a 422.
+    // Prism checks each request against the specification: a value outside the enum is a 400.
     let (status, message) = upstream(
         harness
             .call(
@@ -312,7 +312,7 @@ async fn petstore_query_body_and_header_parameters() {
     assert_eq!(added["status"], json!(200), "{added}");
     assert!(added["body"]["name"].is_string(), "{added}");
     assert_eq!(deleted["status"], json!(200), "{deleted}");
-    assert_eq!(status, Some(422), "{message}");
+    assert_eq!(status, Some(400), "{message}");
 }
 
 #[tokio::test]
@@ -487,9 +487,16 @@ async fn missing_ref_target_names_the_pointer() {
         }
     });
     let config = json!({"spec": spec.to_string(), "server_url": "http://127.0.0.1:9"});
+    let mut owners_only = spec.clone();
+    owners_only["paths"]
+        .as_object_mut()
+        .unwrap()
+        .remove("/pets");
+    let owners_only = json!({"spec": owners_only.to_string(), "server_url": "http://127.0.0.1:9"});
 
     let call = invalid_config(harness.call(&config, "addPet", json!({"body": {}})).await);
-    let listing = invalid_config(harness.execute(&config, "operations", json!({})).await);
+    // A schema's $ref is followed when the input schemas are built.
+    let listing = invalid_config(harness.execute(&owners_only, "operations", json!({})).await);
 
     assert!(call.contains("`#/components/requestBodies/Gone`"), "{call}");
     assert!(call.contains("/paths/~1pets/post/requestBody"), "{call}");
