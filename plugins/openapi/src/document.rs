@@ -26,16 +26,10 @@ pub(crate) fn parse(text: &str, source: &str) -> Result<Value, Error> {
             ))
         })?
     } else {
-        serde_yaml_ng::from_str(text).map_err(|error| {
-            let place = error
-                .location()
-                .map(|location| {
-                    format!(" at line {} column {}", location.line(), location.column())
-                })
-                .unwrap_or_default();
-            let message = strip_location(&error.to_string());
+        crate::yaml::parse(text).map_err(|error| {
             Error::InvalidConfig(format!(
-                "the specification ({source}) is not valid YAML{place}: {message}"
+                "the specification ({source}) is not valid YAML at line {} column {}: {}",
+                error.line, error.column, error.message
             ))
         })?
     };
@@ -49,13 +43,10 @@ pub(crate) fn parse(text: &str, source: &str) -> Result<Value, Error> {
 
 /// serde_json's message without its own ` at line L column C` suffix.
 fn describe_json_error(error: &serde_json::Error) -> String {
-    strip_location(&error.to_string())
-}
-
-fn strip_location(message: &str) -> String {
+    let message = error.to_string();
     match message.rfind(" at line ") {
         Some(index) => message[..index].to_string(),
-        None => message.to_string(),
+        None => message,
     }
 }
 

@@ -18,6 +18,7 @@ mod response;
 mod schema;
 mod server;
 mod style;
+mod yaml;
 
 use trellis_connector_sdk::http::{Request, Response};
 use trellis_connector_sdk::Value;
