@@ -8,6 +8,7 @@
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -526,6 +527,13 @@ components:
     basic:
       type: http
       scheme: basic
+    cc:
+      type: oauth2
+      flows:
+        clientCredentials:
+          tokenUrl: http://HOST/oauth/token
+          scopes:
+            read: read things
 paths:
   /items/{ids}/{coords}:
     parameters:
@@ -574,15 +582,40 @@ paths:
       security:
         - key: []
         - basic: []
+  /tokened:
+    get:
+      operationId: tokened
+      security:
+        - cc: [read]
 "#;
 
 /// The loopback API: the specification at `/specs/api.yaml`, 401 at `/api/v2/secure` without
 /// the right key or password, and an echo of every other request.
-async fn echo(request: HttpRequest, body: web::Bytes) -> HttpResponse {
+async fn echo(
+    request: HttpRequest,
+    body: web::Bytes,
+    grants: web::Data<AtomicUsize>,
+) -> HttpResponse {
     if request.path() == "/specs/api.yaml" {
+        // The token URL names this server.
+        let host = request.connection_info().host().to_string();
         return HttpResponse::Ok()
             .content_type("application/yaml")
-            .body(OAS31);
+            .body(OAS31.replace("HOST", &host));
+    }
+    if request.path() == "/oauth/token" {
+        let expected = format!("Basic {}", base64_encode("app:s3cret"));
+        let authorized = request
+            .headers()
+            .get("authorization")
+            .is_some_and(|value| value.as_bytes() == expected.as_bytes());
+        if !authorized || body.as_ref() != b"grant_type=client_credentials&scope=read" {
+            return HttpResponse::Unauthorized().body("bad client");
+        }
+        let number = grants.fetch_add(1, Ordering::SeqCst) + 1;
+        return HttpResponse::Ok().json(json!({
+            "access_token": format!("token-{number}"), "token_type": "Bearer", "expires_in": 3600
+        }));
     }
     let header = |name: &str| {
         request
@@ -591,6 +624,11 @@ async fn echo(request: HttpRequest, body: web::Bytes) -> HttpResponse {
             .and_then(|value| value.to_str().ok())
             .map(str::to_string)
     };
+    if request.path().ends_with("/tokened")
+        && header("authorization").as_deref() != Some("Bearer token-1")
+    {
+        return HttpResponse::Unauthorized().body("no token");
+    }
     if request.path().ends_with("/secure") {
         let basic = format!("Basic {}", base64_encode("ada:lovelace"));
         if header("x-key").as_deref() != Some("right") && header("authorization") != Some(basic) {
@@ -613,13 +651,24 @@ fn base64_encode(text: &str) -> String {
 }
 
 async fn start_api() -> u16 {
-    let server = HttpServer::new(|| App::new().default_service(web::to(echo)))
-        .workers(1)
-        .bind("127.0.0.1:0")
-        .unwrap();
+    start_api_counting().await.0
+}
+
+/// Starts the loopback API; returns its port and the count of tokens it granted.
+async fn start_api_counting() -> (u16, web::Data<AtomicUsize>) {
+    let grants = web::Data::new(AtomicUsize::new(0));
+    let data = grants.clone();
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(data.clone())
+            .default_service(web::to(echo))
+    })
+    .workers(1)
+    .bind("127.0.0.1:0")
+    .unwrap();
     let port = server.addrs()[0].port();
     tokio::spawn(server.run());
-    port
+    (port, grants)
 }
 
 #[tokio::test]
@@ -699,6 +748,24 @@ async fn oas31_security_alternatives() {
     assert_eq!(with_basic["status"], json!(200));
     assert_eq!(status, Some(401));
     assert!(message.contains("wrong key"), "{message}");
+}
+
+#[tokio::test]
+async fn oauth2_client_credentials_token_is_fetched_once() {
+    let (port, grants) = start_api_counting().await;
+    let harness = Harness::new().await;
+    let config = json!({
+        "spec_url": format!("http://127.0.0.1:{port}/specs/api.yaml"),
+        "credentials": {"cc": {"client_id": "app", "client_secret": "s3cret"}}
+    });
+
+    let first = harness.call(&config, "tokened", json!({})).await.unwrap();
+    let second = harness.call(&config, "tokened", json!({})).await.unwrap();
+
+    assert_eq!(first["status"], json!(200));
+    assert_eq!(second["status"], json!(200));
+    // The token is cached in the key-value store; the scopes are the operation's.
+    assert_eq!(grants.load(Ordering::SeqCst), 1);
 }
 
 #[tokio::test]
