@@ -214,6 +214,20 @@ mod tests {
     }
 
     #[test]
+    fn spec_may_be_a_json_object() {
+        let parsed = config(json!({"spec": {"openapi": "3.1.0", "paths": {}}})).unwrap();
+        assert_eq!(
+            parsed.source,
+            Source::Object(json!({"openapi": "3.1.0", "paths": {}}))
+        );
+        let error = config(json!({"spec": 5})).unwrap_err();
+        assert!(
+            matches!(error, Error::InvalidConfig(ref m) if m.contains("`spec`")),
+            "{error:?}"
+        );
+    }
+
+    #[test]
     fn spec_url_is_the_source_without_spec() {
         let parsed = config(json!({"spec_url": "https://api.test/openapi.json"})).unwrap();
         assert!(matches!(parsed.source, Source::Url(_)));
