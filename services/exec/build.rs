@@ -13,6 +13,7 @@ const BUILTINS: &[(&str, &str)] = &[
     ("sql", "trellis_sql.wasm"),
     ("rest", "trellis_rest.wasm"),
     ("llm", "trellis_llm.wasm"),
+    ("openapi", "trellis_openapi.wasm"),
 ];
 
 const TARGET: &str = "wasm32-wasip2";

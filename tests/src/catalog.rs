@@ -43,15 +43,18 @@ pub fn sql_manifest() -> ConnectorManifest {
             }
         }),
         secret_fields: vec![],
+        operation_list: None,
         operations: vec![
             OperationManifest {
                 name: "query".into(),
+                description: String::new(),
                 input_schema: json!({"type": "object", "required": ["sql"],
                     "properties": {"sql": {"type": "string"}, "params": {"type": "array"}}}),
                 read_only: true,
             },
             OperationManifest {
                 name: "execute".into(),
+                description: String::new(),
                 input_schema: json!({"type": "object", "required": ["sql"],
                     "properties": {"sql": {"type": "string"}}}),
                 read_only: false,
@@ -74,8 +77,10 @@ pub fn sheets_manifest() -> ConnectorManifest {
             }
         }),
         secret_fields: vec![],
+        operation_list: None,
         operations: vec![OperationManifest {
             name: "read".into(),
+            description: String::new(),
             input_schema: json!({"type": "object"}),
             read_only: true,
         }],

@@ -40,7 +40,7 @@ mod manifest;
 
 pub use error::Error;
 pub use json::Json;
-pub use manifest::{Manifest, Operation};
+pub use manifest::{Manifest, Operation, OPERATION_LIST_KEY};
 pub use serde_json::{self, json, Value};
 
 /// Bindings generated from the `trellis:connector` WIT package.

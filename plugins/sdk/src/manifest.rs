@@ -80,6 +80,10 @@ impl Manifest {
     }
 }
 
+/// The input-schema keyword that marks the operation listing a connector's config-dependent
+/// operations; see [`Operation::lists_operations`].
+pub const OPERATION_LIST_KEY: &str = "x-trellis-operation-list";
+
 /// One operation of a connector.
 #[derive(Debug, Clone)]
 pub struct Operation {
@@ -108,6 +112,21 @@ impl Operation {
 
     /// Declares that the operation changes nothing upstream.
     pub fn read_only(mut self) -> Self {
+        self.read_only = true;
+        self
+    }
+
+    /// Declares that this read-only operation lists further operations, which depend on the
+    /// resource's config (such as the operations of an OpenAPI document). It marks the input
+    /// schema with [`OPERATION_LIST_KEY`]; the platform then accepts any name that the
+    /// operation returns for the resource as an action's operation, and passes that name to
+    /// `execute`. The operation takes `{"schemas": bool}` (without schemas it may leave
+    /// `input_schema` out) and returns
+    /// `{"operations": [{"name", "description", "read_only", "input_schema"}, ...]}`.
+    pub fn lists_operations(mut self) -> Self {
+        if let Value::Object(schema) = &mut self.input_schema {
+            schema.insert(OPERATION_LIST_KEY.into(), Value::Bool(true));
+        }
         self.read_only = true;
         self
     }

@@ -20,12 +20,18 @@ pub struct ConnectorManifest {
     #[serde(default)]
     pub secret_fields: Vec<String>,
     pub operations: Vec<OperationManifest>,
+    /// The operation that lists further operations, which depend on a resource's config (such
+    /// as those of an OpenAPI document). An action may name any operation it returns.
+    #[serde(default)]
+    pub operation_list: Option<String>,
 }
 
 /// One operation of a connector.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OperationManifest {
     pub name: String,
+    #[serde(default)]
+    pub description: String,
     /// JSON Schema of the operation's input.
     pub input_schema: Value,
     /// True when the operation changes nothing upstream.
@@ -38,6 +44,19 @@ pub struct ConnectionTest {
     pub ok: bool,
     /// What the connector reported, for people; it must not contain secrets.
     pub message: String,
+}
+
+/// The operations a connector listed for one resource's config.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum OperationListing {
+    Listed {
+        operations: Vec<OperationManifest>,
+    },
+    /// The connector failed, for example because the config's specification does not parse.
+    Failed {
+        message: String,
+    },
 }
 
 /// A failure to reach the catalog, as opposed to a connector that does not exist.
@@ -64,4 +83,20 @@ pub trait ConnectorCatalog: Send + Sync {
         manifest: &ConnectorManifest,
         config: &SecretConfig,
     ) -> Result<ConnectionTest, CatalogError>;
+
+    /// Runs the manifest's `operation_list` operation with a decrypted config and returns the
+    /// operations it lists, with their input schemas when `schemas` is set. A connector
+    /// without one lists nothing.
+    async fn list_operations(
+        &self,
+        workspace_id: Uuid,
+        manifest: &ConnectorManifest,
+        config: &SecretConfig,
+        schemas: bool,
+    ) -> Result<OperationListing, CatalogError> {
+        let _ = (workspace_id, manifest, config, schemas);
+        Ok(OperationListing::Listed {
+            operations: Vec::new(),
+        })
+    }
 }

@@ -17,7 +17,8 @@ use actix_web::web;
 use sea_orm::DatabaseConnection;
 
 pub use catalog::{
-    CatalogError, ConnectionTest, ConnectorCatalog, ConnectorManifest, OperationManifest,
+    CatalogError, ConnectionTest, ConnectorCatalog, ConnectorManifest, OperationListing,
+    OperationManifest,
 };
 pub use crypto::EncryptionKeys;
 pub use domain::access::AppAccess;

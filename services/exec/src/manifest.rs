@@ -8,6 +8,10 @@ use utoipa::ToSchema;
 
 use crate::runtime_bindings::types::Manifest as WitManifest;
 
+/// The input-schema keyword that marks a connector's operation list (the SDK's
+/// `Operation::lists_operations`).
+pub const OPERATION_LIST_KEY: &str = "x-trellis-operation-list";
+
 /// A connector's identity, config schema and operations.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Manifest {
@@ -92,6 +96,16 @@ impl Manifest {
             secret_fields: wit.secret_fields,
             base_url_fields: wit.base_url_fields,
             operations,
+        })
+    }
+
+    /// Returns the read-only operation that lists further operations, which depend on a
+    /// resource's config: its input schema carries `"x-trellis-operation-list": true`. Such a
+    /// connector accepts the names that operation returns as operations of their own.
+    pub fn operation_list(&self) -> Option<&OperationSpec> {
+        self.operations.iter().find(|operation| {
+            operation.read_only
+                && operation.input_schema.get(OPERATION_LIST_KEY) == Some(&Value::Bool(true))
         })
     }
 

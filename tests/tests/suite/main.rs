@@ -8,6 +8,7 @@ mod distributed;
 mod gateway;
 mod input;
 mod openapi;
+mod openapi_actions;
 mod rate_limits;
 mod readiness;
 mod role_matrix;

@@ -226,6 +226,7 @@ mod tests {
             }),
             secret_fields: vec![],
             operations: vec![],
+            operation_list: None,
         }
     }
 

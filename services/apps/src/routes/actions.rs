@@ -9,13 +9,15 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::{actor, double_option, Page, Paged};
+use crate::catalog::OperationListing;
 use crate::domain::action::{self as rules, FrozenAction, DEFAULT_TIMEOUT_MS};
+use crate::domain::config;
 use crate::domain::parse_name;
 use crate::error::{AppsError, AppsResult};
 use crate::storage::actions::{self, ActionFields};
 use crate::storage::entities::action;
 use crate::storage::{apps, audit, is_unique_violation, resources};
-use crate::{AppsData, AppsState};
+use crate::{secrets, AppsData, AppsState};
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -119,27 +121,59 @@ async fn validate(
                 ),
             )
         })?;
-    if !manifest
+    if manifest
         .operations
         .iter()
         .any(|operation| operation.name == definition.operation)
     {
-        let names: Vec<&str> = manifest
-            .operations
-            .iter()
-            .map(|o| o.name.as_str())
-            .collect();
-        return Err(AppsError::invalid(
-            "operation",
-            format!(
-                "The connector `{}` has no operation `{}`; it offers {}",
-                manifest.id,
-                definition.operation,
-                names.join(", ")
-            ),
-        ));
+        return Ok(());
     }
-    Ok(())
+    let mut names: Vec<String> = manifest.operations.iter().map(|o| o.name.clone()).collect();
+    if manifest.operation_list.is_some() {
+        // The connector's operations depend on the resource's config: ask it.
+        let opened = secrets::open(&state.keys(), &resource)?;
+        let full = config::merge(resource.config.clone(), &opened);
+        let listing = state
+            .catalog
+            .list_operations(workspace_id, &manifest, &full, false)
+            .await
+            .map_err(|error| AppsError::CatalogUnavailable(error.0))?;
+        match listing {
+            OperationListing::Listed { operations } => {
+                if operations.iter().any(|o| o.name == definition.operation) {
+                    return Ok(());
+                }
+                names.extend(operations.into_iter().map(|o| o.name));
+            }
+            OperationListing::Failed { message } => {
+                return Err(AppsError::invalid(
+                    "operation",
+                    format!(
+                        "The connector `{}` has no fixed operation `{}`, and listing the \
+                         resource's operations failed: {message}",
+                        manifest.id, definition.operation
+                    ),
+                ));
+            }
+        }
+    }
+    const SHOWN: usize = 50;
+    let more = names.len().saturating_sub(SHOWN);
+    names.truncate(SHOWN);
+    Err(AppsError::invalid(
+        "operation",
+        format!(
+            "The connector `{}` has no operation `{}` for this resource; it offers {}{}",
+            manifest.id,
+            definition.operation,
+            names.join(", "),
+            if more > 0 {
+                format!(" and {more} more")
+            } else {
+                String::new()
+            }
+        ),
+    ))
 }
 
 fn fields(definition: FrozenAction) -> ActionFields {

@@ -31,6 +31,7 @@ const APP_BODY_LIMIT: usize = MAX_DOCUMENT_BYTES + 256 * 1024;
         resources::update,
         resources::delete,
         resources::test,
+        resources::operations,
         apps::create,
         apps::list,
         apps::get,
@@ -79,6 +80,10 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .route(
             &format!("{resources}/{{resource_id}}/test"),
             web::post().to(resources::test),
+        )
+        .route(
+            &format!("{resources}/{{resource_id}}/operations"),
+            web::get().to(resources::operations),
         )
         .route(
             "/api/v1/workspaces/{workspace_id}/audit",

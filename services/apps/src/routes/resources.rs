@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::{actor, Page, Paged};
-use crate::catalog::{ConnectionTest, ConnectorManifest};
+use crate::catalog::{ConnectionTest, ConnectorManifest, OperationListing};
 use crate::domain::config::{self, Secrets};
 use crate::domain::parse_name;
 use crate::error::{AppsError, AppsResult};
@@ -374,4 +374,84 @@ pub async fn test(
 pub struct ConnectionTestView {
     pub ok: bool,
     pub message: String,
+}
+
+/// The operations a resource offers: its connector's fixed operations, and for a connector
+/// whose operations depend on the config (such as `openapi`) those its operation list returns
+/// for this resource (editors and above). An action may name any of them.
+#[utoipa::path(get, path = "/api/v1/workspaces/{workspace_id}/resources/{resource_id}/operations", tag = "resources",
+    security(("bearer" = [])), params(("workspace_id" = Uuid, Path), ("resource_id" = Uuid, Path)),
+    responses((status = 200, body = ResourceOperations), (status = 400, body = trellis_problem::Problem),
+              (status = 404, body = trellis_problem::Problem), (status = 503, body = trellis_problem::Problem)))]
+pub async fn operations(
+    state: AppsData,
+    caller: Caller,
+    path: web::Path<(Uuid, Uuid)>,
+) -> AppsResult<HttpResponse> {
+    let (workspace_id, resource_id) = path.into_inner();
+    caller.require(workspace_id, Role::Editor).await?;
+
+    let row = resources::find(&state.db, workspace_id, resource_id)
+        .await?
+        .ok_or(AppsError::NotFound("The resource"))?;
+    let manifest = manifest(&state, workspace_id, &row.plugin_id, &row.plugin_version).await?;
+    let mut operations: Vec<OperationView> = manifest
+        .operations
+        .iter()
+        .map(|operation| OperationView {
+            name: operation.name.clone(),
+            description: operation.description.clone(),
+            read_only: operation.read_only,
+            input_schema: operation.input_schema.clone(),
+            from_config: false,
+        })
+        .collect();
+    if manifest.operation_list.is_some() {
+        let opened = secrets::open(&state.keys(), &row)?;
+        let full = config::merge(row.config.clone(), &opened);
+        let listing = state
+            .catalog
+            .list_operations(workspace_id, &manifest, &full, true)
+            .await
+            .map_err(|error| AppsError::CatalogUnavailable(error.0))?;
+        match listing {
+            OperationListing::Listed { operations: listed } => {
+                operations.extend(listed.into_iter().map(|operation| OperationView {
+                    name: operation.name,
+                    description: operation.description,
+                    read_only: operation.read_only,
+                    input_schema: operation.input_schema,
+                    from_config: true,
+                }))
+            }
+            OperationListing::Failed { message } => {
+                return Err(AppsError::invalid(
+                    "config",
+                    format!("The connector could not list the resource's operations: {message}"),
+                ))
+            }
+        }
+    }
+    Ok(HttpResponse::Ok().json(ResourceOperations { operations }))
+}
+
+/// The operations of a resource.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ResourceOperations {
+    pub operations: Vec<OperationView>,
+}
+
+/// One operation an action may name.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OperationView {
+    pub name: String,
+    pub description: String,
+    /// True when the operation changes nothing upstream.
+    pub read_only: bool,
+    /// JSON Schema of the operation's input.
+    #[schema(value_type = Object)]
+    pub input_schema: Value,
+    /// True for an operation that the resource's config defines, such as an operation of an
+    /// OpenAPI document, rather than the connector itself.
+    pub from_config: bool,
 }

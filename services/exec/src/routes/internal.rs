@@ -48,3 +48,35 @@ pub async fn test_connector(
 
     Ok(HttpResponse::Ok().json(test))
 }
+
+/// Query of the operation-list route.
+#[derive(serde::Deserialize)]
+pub struct ListQuery {
+    /// Whether the list carries input schemas (default true).
+    schemas: Option<bool>,
+}
+
+/// Lists the operations a connector's operation list returns for a decrypted config.
+#[post("/internal/v1/workspaces/{workspace_id}/connectors/{plugin_id}/{version}/operations")]
+pub async fn list_connector_operations(
+    request: HttpRequest,
+    path: web::Path<(Uuid, String, String)>,
+    query: web::Query<ListQuery>,
+    body: trellis_problem::Json<TestConnectionRequest>,
+    state: web::Data<ExecState>,
+) -> Result<HttpResponse, ExecError> {
+    check(&request)?;
+    let (workspace_id, plugin_id, version) = path.into_inner();
+
+    let listing = catalog::list_operations(
+        &state,
+        workspace_id,
+        &plugin_id,
+        &version,
+        &body.0.config,
+        query.schemas.unwrap_or(true),
+    )
+    .await?;
+
+    Ok(HttpResponse::Ok().json(listing))
+}

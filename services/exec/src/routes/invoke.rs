@@ -74,12 +74,9 @@ pub async fn invoke_plugin(
             }
         }
     };
-    if resolved
-        .plugin
-        .manifest
-        .operation(&request.operation)
-        .is_none()
-    {
+    let manifest = &resolved.plugin.manifest;
+    // A connector with an operation list also takes the operations it lists for the config.
+    if manifest.operation(&request.operation).is_none() && manifest.operation_list().is_none() {
         return Err(ExecError::Validation {
             field: "operation".into(),
             message: format!("The connector has no operation `{}`", request.operation),

@@ -35,7 +35,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(runs::list_runs)
         .service(runs::usage)
         .service(internal::describe_connector)
-        .service(internal::test_connector);
+        .service(internal::test_connector)
+        .service(internal::list_connector_operations);
 }
 
 /// OpenAPI description of the exec routes, to merge into the gateway's document.

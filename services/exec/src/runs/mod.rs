@@ -153,18 +153,22 @@ async fn execute(
     )
     .await?
     .ok_or(ExecError::NotFound("The action's connector"))?;
-    let operation = resolved
-        .plugin
-        .manifest
-        .operation(&action.operation)
-        .ok_or_else(|| ExecError::Validation {
-            field: "operation".into(),
-            message: format!(
-                "The connector {} {} has no operation `{}`; edit the action",
-                resource.plugin_id, resource.plugin_version, action.operation
-            ),
-        })?;
-    let sql_fields = sql_fields(&operation.input_schema);
+    let manifest = &resolved.plugin.manifest;
+    // An operation the manifest does not name may be one of the resource's config-dependent
+    // operations (`operation_list`); the connector itself rejects a name it does not know.
+    let sql_fields = match manifest.operation(&action.operation) {
+        Some(operation) => sql_fields(&operation.input_schema),
+        None if manifest.operation_list().is_some() => Vec::new(),
+        None => {
+            return Err(ExecError::Validation {
+                field: "operation".into(),
+                message: format!(
+                    "The connector {} {} has no operation `{}`; edit the action",
+                    resource.plugin_id, resource.plugin_version, action.operation
+                ),
+            })
+        }
+    };
 
     let input = template::render_input(&action.input, &params, &sql_fields).map_err(|error| {
         ExecError::Validation {

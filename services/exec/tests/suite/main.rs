@@ -6,6 +6,7 @@ mod kv;
 mod llm_connector;
 mod load;
 mod network;
+mod openapi_connector;
 mod rest_connector;
 mod routes;
 mod sandbox;
