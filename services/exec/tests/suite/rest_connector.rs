@@ -444,3 +444,133 @@ async fn connection_test_names_failed_step() {
     };
     assert!(message.contains("at the connect step"), "{message}");
 }
+
+/// Starts an HTTPS server on loopback whose certificate, for `127.0.0.1`, is signed by the test
+/// CA in `tests/data/tls`. It answers every connection with one JSON response and closes it.
+async fn start_tls_api() -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio_rustls::rustls::pki_types::pem::PemObject;
+    use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    use tokio_rustls::rustls::{crypto, ServerConfig};
+
+    let certificates = CertificateDer::pem_slice_iter(include_bytes!("../data/tls/server.pem"))
+        .collect::<Result<Vec<_>, _>>()
+        .unwrap();
+    let key = PrivateKeyDer::from_pem_slice(include_bytes!("../data/tls/server-key.pem")).unwrap();
+    let config = ServerConfig::builder_with_provider(Arc::new(crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(certificates, key)
+        .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                // A failed handshake is the expected outcome of the tests without the CA.
+                let Ok(mut stream) = acceptor.accept(stream).await else {
+                    return;
+                };
+                let mut request = Vec::new();
+                let mut buffer = [0u8; 4096];
+                while !request.windows(4).any(|window| window == b"\r\n\r\n") {
+                    match stream.read(&mut buffer).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(read) => request.extend_from_slice(&buffer[..read]),
+                    }
+                }
+                let body = r#"{"secure":true}"#;
+                let response = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = stream.write_all(response.as_bytes()).await;
+                let _ = stream.shutdown().await;
+            });
+        }
+    });
+    port
+}
+
+/// Builds a harness whose network policy allows the HTTPS server's loopback port.
+async fn tls_harness(port: u16) -> Harness {
+    let api = Api {
+        port,
+        grants: web::Data::new(AtomicUsize::new(0)),
+    };
+    Harness::new(&api).await
+}
+
+#[tokio::test]
+async fn custom_ca_verifies_private_certificate() {
+    let port = start_tls_api().await;
+    let harness = tls_harness(port).await;
+    let config = json!({
+        "base_url": format!("https://127.0.0.1:{port}"),
+        "tls_ca_cert": include_str!("../data/tls/ca.pem"),
+    });
+
+    let output = harness
+        .request(&config, json!({"method": "GET", "path": "/status"}))
+        .await
+        .unwrap();
+
+    assert_eq!(output["status"], 200);
+    assert_eq!(output["body"], json!({"secure": true}));
+}
+
+#[tokio::test]
+async fn unknown_ca_fails_at_tls_step() {
+    let port = start_tls_api().await;
+    let harness = tls_harness(port).await;
+    let config = json!({ "base_url": format!("https://127.0.0.1:{port}") });
+
+    let request = harness
+        .request(&config, json!({"method": "GET", "path": "/status"}))
+        .await;
+    let test = harness.test_connection(&config).await;
+
+    let request = format!("{:?}", request.unwrap_err());
+    assert!(request.contains("TLS"), "{request}");
+    let test = format!("{:?}", test.unwrap_err());
+    assert!(test.contains("TLS step"), "{test}");
+}
+
+#[tokio::test]
+async fn skip_verify_accepts_unknown_ca() {
+    let port = start_tls_api().await;
+    let harness = tls_harness(port).await;
+    let config = json!({
+        "base_url": format!("https://127.0.0.1:{port}"),
+        "tls_skip_verify": true,
+    });
+
+    let output = harness
+        .request(&config, json!({"method": "GET", "path": "/status"}))
+        .await
+        .unwrap();
+
+    assert_eq!(output["status"], 200);
+}
+
+#[tokio::test]
+async fn malformed_ca_is_invalid_config() {
+    let port = start_tls_api().await;
+    let harness = tls_harness(port).await;
+    let config = json!({
+        "base_url": format!("https://127.0.0.1:{port}"),
+        "tls_ca_cert": "not a certificate",
+    });
+
+    let error = harness
+        .request(&config, json!({"method": "GET", "path": "/status"}))
+        .await
+        .unwrap_err();
+
+    let error = format!("{error:?}");
+    assert!(error.contains("tls_ca_cert"), "{error}");
+}
