@@ -128,7 +128,10 @@ pub fn upstream_for(path: &str) -> Option<Upstream> {
     }
 }
 
-/// Forwards a request to the owning service and streams its response back.
+/// Maximum size, in bytes, of an upstream response that the gateway reads whole before sending.
+const BUFFERED_RESPONSE_BYTES: u64 = 256 * 1024;
+
+/// Forwards a request to the owning service and returns its response, streaming large ones.
 pub async fn forward(
     request: HttpRequest,
     payload: web::Payload,
@@ -206,6 +209,22 @@ pub async fn forward(
         if !HOP_BY_HOP.contains(&name.as_str()) && name.as_str() != "content-length" {
             builder.insert_header((name.as_str(), value.as_bytes()));
         }
+    }
+    // A small body of known length is passed on whole, keeping its Content-Length. Larger or
+    // chunked ones are streamed.
+    if response
+        .content_length()
+        .is_some_and(|length| length <= BUFFERED_RESPONSE_BYTES)
+    {
+        let body = response.bytes().await.map_err(|error| {
+            tracing::warn!(?upstream, %error, "reading the upstream response failed");
+            Problem::new(
+                StatusCode::BAD_GATEWAY,
+                "upstream_unavailable",
+                "The service stopped while sending its response",
+            )
+        })?;
+        return Ok(builder.body(body));
     }
     Ok(builder.streaming(response.bytes_stream()))
 }
