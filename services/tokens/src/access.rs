@@ -148,6 +148,31 @@ pub struct Access {
     pub directory: Arc<dyn Directory>,
 }
 
+/// The user or API key behind a change, and the client address it came from, for audit logs.
+#[derive(Debug, Clone)]
+pub struct Actor {
+    pub user_id: Option<Uuid>,
+    pub api_key_id: Option<Uuid>,
+    pub client_address: Option<String>,
+}
+
+impl Actor {
+    /// Returns the caller of a request as the actor of its changes.
+    // TODO: behind the gateway the peer is the gateway; take the client address from its
+    // forwarded header once the gateway is a configured trusted proxy.
+    pub fn of(caller: &Caller, request: &HttpRequest) -> Actor {
+        let (user_id, api_key_id) = match &caller.principal {
+            Principal::User { user_id } => (Some(*user_id), None),
+            Principal::ApiKey(identity) => (None, Some(identity.key_id)),
+        };
+        Actor {
+            user_id,
+            api_key_id,
+            client_address: request.peer_addr().map(|address| address.ip().to_string()),
+        }
+    }
+}
+
 /// The authenticated caller of a request.
 #[derive(Clone)]
 pub struct Caller {

@@ -11,7 +11,7 @@ mod keyring;
 mod verifier;
 
 pub use access::{
-    authenticate, bearer_token, Access, AccessError, ApiKeyIdentity, Caller, Directory,
+    authenticate, bearer_token, Access, AccessError, Actor, ApiKeyIdentity, Caller, Directory,
     MemberEvent, Principal, Role, API_KEY_PREFIX,
 };
 pub use claims::Claims;

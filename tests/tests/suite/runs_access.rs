@@ -236,7 +236,7 @@ async fn public_app_runs_released_actions_only() {
 }
 
 #[tokio::test]
-async fn making_one_app_private_keeps_other_public_apps_runnable() {
+async fn private_app_leaves_others_public() {
     let fixture = RunFixture::start().await;
     let (closing, closing_link) = fixture
         .app_with_access("Closing", json!({"public": true}))

@@ -4,11 +4,11 @@ use sea_orm::TransactionTrait;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use trellis_problem::Json;
-use trellis_tokens::{Caller, Role};
+use trellis_tokens::{Actor, Caller, Role};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::{actor, double_option, Page, Paged};
+use super::{double_option, Page, Paged};
 use crate::catalog::OperationListing;
 use crate::domain::action::{self as rules, FrozenAction, DEFAULT_TIMEOUT_MS};
 use crate::domain::config;
@@ -255,7 +255,7 @@ pub async fn create(
         target_id: row.id,
         details: json!({"app_id": app_id, "name": row.name, "resource_id": row.resource_id, "operation": row.operation}),
     };
-    audit::record(&txn, workspace_id, &actor(&caller, &request), event).await?;
+    audit::record(&txn, workspace_id, &Actor::of(&caller, &request), event).await?;
     txn.commit().await?;
 
     Ok(HttpResponse::Created().json(view(row)))
@@ -352,7 +352,7 @@ pub async fn update(
         target_id: row.id,
         details: json!({"app_id": app_id, "name": row.name, "resource_id": row.resource_id, "operation": row.operation}),
     };
-    audit::record(&txn, workspace_id, &actor(&caller, &request), event).await?;
+    audit::record(&txn, workspace_id, &Actor::of(&caller, &request), event).await?;
     txn.commit().await?;
 
     Ok(HttpResponse::Ok().json(view(row)))
@@ -383,7 +383,7 @@ pub async fn delete(
         target_id: action_id,
         details: json!({"app_id": app_id}),
     };
-    audit::record(&txn, workspace_id, &actor(&caller, &request), event).await?;
+    audit::record(&txn, workspace_id, &Actor::of(&caller, &request), event).await?;
     txn.commit().await?;
 
     Ok(HttpResponse::NoContent().finish())

@@ -4,11 +4,11 @@ use sea_orm::TransactionTrait;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use trellis_problem::Json;
-use trellis_tokens::{Caller, Role};
+use trellis_tokens::{Actor, Caller, Role};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::{actor, Page, Paged};
+use super::{Page, Paged};
 use crate::domain::access::AppAccess;
 use crate::domain::{document, parse_name};
 use crate::error::{AppsError, AppsResult};
@@ -175,7 +175,7 @@ pub async fn create(
         target_id: row.id,
         details: json!({"name": row.name, "version": row.version, "access": row.access}),
     };
-    audit::record(&txn, workspace_id, &actor(&caller, &request), event).await?;
+    audit::record(&txn, workspace_id, &Actor::of(&caller, &request), event).await?;
     txn.commit().await?;
 
     tracing::info!(workspace_id = %workspace_id, app_id = %row.id, "app created");
@@ -301,7 +301,7 @@ pub async fn update(
         target_id: row.id,
         details: json!({"version": row.version, "access": row.access}),
     };
-    audit::record(&txn, workspace_id, &actor(&caller, &request), event).await?;
+    audit::record(&txn, workspace_id, &Actor::of(&caller, &request), event).await?;
     txn.commit().await?;
 
     Ok(HttpResponse::Ok().json(view(row)?))
@@ -338,7 +338,7 @@ pub async fn delete(
         target_id: app_id,
         details: json!({}),
     };
-    audit::record(&txn, workspace_id, &actor(&caller, &request), event).await?;
+    audit::record(&txn, workspace_id, &Actor::of(&caller, &request), event).await?;
     txn.commit().await?;
 
     tracing::info!(workspace_id = %workspace_id, app_id = %app_id, "app deleted");

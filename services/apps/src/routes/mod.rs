@@ -8,15 +8,13 @@ mod public;
 mod releases;
 mod resources;
 
-use actix_web::{web, HttpRequest};
+use actix_web::web;
 use serde::{Deserialize, Deserializer, Serialize};
 use trellis_problem::BodyLimit;
-use trellis_tokens::{Caller, Principal};
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
 use crate::domain::document::MAX_DOCUMENT_BYTES;
 use crate::error::{AppsError, AppsResult};
-use crate::storage::audit::Actor;
 
 /// Largest request body on app routes: the 5 MiB document plus room for the other fields.
 const APP_BODY_LIMIT: usize = MAX_DOCUMENT_BYTES + 256 * 1024;
@@ -174,21 +172,6 @@ impl<T> Paged<T> {
     pub fn new(items: Vec<T>, offset: u64, limit: u64) -> Self {
         let next_offset = (items.len() as u64 == limit).then_some(offset + limit);
         Paged { items, next_offset }
-    }
-}
-
-/// Returns who is calling and from which address, for the audit log.
-// TODO: behind the gateway the peer is the gateway; take the client address from its
-// forwarded header once the gateway is a configured trusted proxy.
-pub fn actor(caller: &Caller, request: &HttpRequest) -> Actor {
-    let (user_id, api_key_id) = match &caller.principal {
-        Principal::User { user_id } => (Some(*user_id), None),
-        Principal::ApiKey(identity) => (None, Some(identity.key_id)),
-    };
-    Actor {
-        user_id,
-        api_key_id,
-        client_address: request.peer_addr().map(|address| address.ip().to_string()),
     }
 }
 

@@ -3,12 +3,12 @@ use chrono::{DateTime, Utc};
 use sea_orm::TransactionTrait;
 use serde::Serialize;
 use serde_json::{json, Value};
-use trellis_tokens::{Caller, Role};
+use trellis_tokens::{Actor, Caller, Role};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::apps::access_of;
-use super::{actor, Page, Paged};
+use super::{Page, Paged};
 use crate::domain::action::FrozenAction;
 use crate::error::{AppsError, AppsResult};
 use crate::storage::entities::{app, release};
@@ -141,7 +141,7 @@ pub async fn create(
         target_id: app_id,
         details: json!({"release": row.number, "source_version": row.source_version}),
     };
-    audit::record(&txn, workspace_id, &actor(&caller, &request), event).await?;
+    audit::record(&txn, workspace_id, &Actor::of(&caller, &request), event).await?;
     txn.commit().await?;
 
     tracing::info!(workspace_id = %workspace_id, app_id = %app_id, release = row.number, "app released");
@@ -260,7 +260,7 @@ pub async fn rollback(
         target_id: app_id,
         details: json!({"release": row.number, "rolled_back_from": number}),
     };
-    audit::record(&txn, workspace_id, &actor(&caller, &request), event).await?;
+    audit::record(&txn, workspace_id, &Actor::of(&caller, &request), event).await?;
     txn.commit().await?;
 
     tracing::info!(workspace_id = %workspace_id, app_id = %app_id, release = row.number, rolled_back_from = number, "app rolled back");

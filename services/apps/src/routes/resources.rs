@@ -4,11 +4,11 @@ use sea_orm::TransactionTrait;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use trellis_problem::Json;
-use trellis_tokens::{Caller, Role};
+use trellis_tokens::{Actor, Caller, Role};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::{actor, Page, Paged};
+use super::{Page, Paged};
 use crate::catalog::{ConnectionTest, ConnectorManifest, OperationListing};
 use crate::domain::config::{self, Secrets};
 use crate::domain::parse_name;
@@ -161,7 +161,7 @@ pub async fn create(
         target_id: row.id,
         details: json!({"name": row.name, "plugin_id": row.plugin_id, "secrets_set": row.secrets_set}),
     };
-    audit::record(&txn, workspace_id, &actor(&caller, &request), event).await?;
+    audit::record(&txn, workspace_id, &Actor::of(&caller, &request), event).await?;
     txn.commit().await?;
 
     tracing::info!(workspace_id = %workspace_id, resource_id = %row.id, "resource created");
@@ -288,7 +288,7 @@ pub async fn update(
         target_id: row.id,
         details: json!({"changed": changed, "secrets_set": row.secrets_set}),
     };
-    audit::record(&txn, workspace_id, &actor(&caller, &request), event).await?;
+    audit::record(&txn, workspace_id, &Actor::of(&caller, &request), event).await?;
     txn.commit().await?;
 
     tracing::info!(workspace_id = %workspace_id, resource_id = %row.id, "resource updated");
@@ -329,7 +329,7 @@ pub async fn delete(
         target_id: resource_id,
         details: json!({}),
     };
-    audit::record(&txn, workspace_id, &actor(&caller, &request), event).await?;
+    audit::record(&txn, workspace_id, &Actor::of(&caller, &request), event).await?;
     txn.commit().await?;
 
     tracing::info!(workspace_id = %workspace_id, resource_id = %resource_id, "resource deleted");

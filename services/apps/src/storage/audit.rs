@@ -8,13 +8,7 @@ use uuid::Uuid;
 
 use super::entities::audit_event;
 
-/// Who made a change and from where.
-#[derive(Debug, Clone)]
-pub struct Actor {
-    pub user_id: Option<Uuid>,
-    pub api_key_id: Option<Uuid>,
-    pub client_address: Option<String>,
-}
+pub use trellis_tokens::Actor;
 
 /// One change to record.
 pub struct Event<'a> {

@@ -4,14 +4,14 @@ use sea_orm::TransactionTrait;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use trellis_problem::Json;
-use trellis_tokens::{Caller, Role};
+use trellis_tokens::{Actor, Caller, Role};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::{require_user, Page, Paged};
 use crate::domain::Email;
 use crate::error::{AuthError, AuthResult};
-use crate::storage::member_events::{self, Actor, Change};
+use crate::storage::member_events::{self, Change};
 use crate::storage::{invites, members, users};
 use crate::{secrets, AuthData};
 

@@ -1,42 +1,16 @@
 //! The record of changes to a workspace's members and invites, which the workspace's audit log
 //! shows beside the apps service's own events.
 
-use actix_web::HttpRequest;
 use chrono::Utc;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
     QuerySelect, Set,
 };
 use serde_json::Value;
-use trellis_tokens::{Caller, MemberEvent, Principal};
+use trellis_tokens::{Actor, MemberEvent};
 use uuid::Uuid;
 
 use super::entities::member_event;
-
-/// The user or API key behind a change, and the client address it came from.
-#[derive(Debug, Clone)]
-pub struct Actor {
-    pub user_id: Option<Uuid>,
-    pub api_key_id: Option<Uuid>,
-    pub client_address: Option<String>,
-}
-
-impl Actor {
-    /// Returns the caller of a request as the actor of its changes.
-    // TODO: behind the gateway the peer is the gateway; take the client address from its
-    // forwarded header once the gateway is a configured trusted proxy.
-    pub fn of(caller: &Caller, request: &HttpRequest) -> Actor {
-        let (user_id, api_key_id) = match &caller.principal {
-            Principal::User { user_id } => (Some(*user_id), None),
-            Principal::ApiKey(identity) => (None, Some(identity.key_id)),
-        };
-        Actor {
-            user_id,
-            api_key_id,
-            client_address: request.peer_addr().map(|address| address.ip().to_string()),
-        }
-    }
-}
 
 /// One change to record.
 pub struct Change<'a> {

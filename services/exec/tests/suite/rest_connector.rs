@@ -446,7 +446,7 @@ async fn connection_test_names_failed_step() {
 }
 
 /// Starts an HTTPS server on loopback whose certificate, for `127.0.0.1`, is signed by the test
-/// CA in `tests/data/tls`. It answers every connection with one JSON response and closes it.
+/// CA in `tests/data/tls`. It sends one JSON response on every connection and closes it.
 async fn start_tls_api() -> u16 {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use tokio_rustls::rustls::pki_types::pem::PemObject;
