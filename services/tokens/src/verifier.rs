@@ -12,6 +12,11 @@ use crate::{Claims, Jwks};
 /// Shortest time between two JWKS fetches triggered by unknown key ids.
 const REFRESH_INTERVAL: Duration = Duration::from_secs(10);
 
+/// Shortest time before a failed JWKS fetch is tried again. It is shorter than
+/// [`REFRESH_INTERVAL`] so that a service started before auth accepts tokens soon after auth
+/// comes up.
+const RETRY_INTERVAL: Duration = Duration::from_secs(1);
+
 /// Maximum time a verified token is served from the cache before its signature is checked
 /// again. Replacing the keys empties the cache at once.
 const VERIFIED_TTL: Duration = Duration::from_secs(60);
@@ -48,7 +53,8 @@ pub struct Verifier {
     keys: RwLock<HashMap<String, DecodingKey>>,
     validation: Validation,
     source: JwksSource,
-    last_refresh: Mutex<Option<Instant>>,
+    /// When the JWKS was last fetched, and whether that fetch returned a valid key set.
+    last_refresh: Mutex<Option<(Instant, bool)>>,
     /// Tokens whose signature and claims passed, each with the instant its entry expires.
     verified: SyncMutex<HashMap<String, (Claims, Instant)>>,
 }
@@ -160,16 +166,25 @@ impl Verifier {
             .cloned()
     }
 
-    /// Fetches the JWKS again, at most once per [`REFRESH_INTERVAL`].
+    /// Fetches the JWKS again, at most once per [`REFRESH_INTERVAL`], or once per
+    /// [`RETRY_INTERVAL`] after a failed fetch.
     pub async fn refresh(&self) {
         let JwksSource::Remote { url, client } = &self.source else {
             return;
         };
         let mut last = self.last_refresh.lock().await;
-        if last.is_some_and(|at| at.elapsed() < REFRESH_INTERVAL) {
+        let too_soon = last.is_some_and(|(at, fetched)| {
+            let interval = if fetched {
+                REFRESH_INTERVAL
+            } else {
+                RETRY_INTERVAL
+            };
+            at.elapsed() < interval
+        });
+        if too_soon {
             return;
         }
-        *last = Some(Instant::now());
+        *last = Some((Instant::now(), false));
 
         let response = client.get(url).timeout(Duration::from_secs(5)).send().await;
         let jwks = match response {
@@ -178,7 +193,10 @@ impl Verifier {
         };
         match jwks {
             Ok(body) => match body.await {
-                Ok(jwks) => self.set_keys(&jwks),
+                Ok(jwks) => {
+                    self.set_keys(&jwks);
+                    *last = Some((Instant::now(), true));
+                }
                 Err(error) => tracing::warn!(%url, %error, "JWKS response is not a key set"),
             },
             Err(error) => tracing::warn!(%url, %error, "fetching JWKS failed"),
@@ -234,5 +252,77 @@ mod tests {
 
         assert!(first.is_ok(), "{first:?}");
         assert!(verifier.cached(&token).is_none());
+    }
+
+    /// Serves a JWKS on loopback that responds with 503 to its first `failures` requests.
+    async fn flaky_jwks(jwks: &Jwks, failures: usize) -> String {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/jwks", listener.local_addr().unwrap());
+        let body = serde_json::to_string(jwks).unwrap();
+        tokio::spawn(async move {
+            for served in 0.. {
+                let (mut socket, _) = listener.accept().await.unwrap();
+                let mut request = [0u8; 4096];
+                let _ = socket.read(&mut request).await;
+                let response = if served < failures {
+                    "HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\n\
+                     connection: close\r\n\r\n"
+                        .to_string()
+                } else {
+                    format!(
+                        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n\
+                         content-length: {}\r\nconnection: close\r\n\r\n{body}",
+                        body.len()
+                    )
+                };
+                let _ = socket.write_all(response.as_bytes()).await;
+            }
+        });
+        url
+    }
+
+    #[tokio::test]
+    async fn failed_fetch_retried_after_one_second() {
+        let ring = KeyRing::generate().unwrap();
+        let url = flaky_jwks(&ring.jwks().unwrap(), 1).await;
+        let source = JwksSource::Remote {
+            url,
+            client: reqwest::Client::new(),
+        };
+        let verifier = Verifier::new("trellis", "trellis-api", source);
+        let token = ring.sign(&claims(600)).unwrap();
+
+        let while_down = verifier.verify(&token).await;
+        let at_once = verifier.verify(&token).await;
+        tokio::time::sleep(RETRY_INTERVAL + Duration::from_millis(100)).await;
+        let after_retry = verifier.verify(&token).await;
+
+        assert!(matches!(while_down, Err(TokenError::UnknownKey)));
+        assert!(matches!(at_once, Err(TokenError::UnknownKey)));
+        assert!(after_retry.is_ok(), "{after_retry:?}");
+    }
+
+    #[tokio::test]
+    async fn successful_fetch_blocks_refetch() {
+        let ring = KeyRing::generate().unwrap();
+        let url = flaky_jwks(&ring.jwks().unwrap(), 0).await;
+        let source = JwksSource::Remote {
+            url,
+            client: reqwest::Client::new(),
+        };
+        let verifier = Verifier::new("trellis", "trellis-api", source);
+        let token = ring.sign(&claims(600)).unwrap();
+        verifier.verify(&token).await.unwrap();
+        let other = KeyRing::generate().unwrap().sign(&claims(600)).unwrap();
+
+        tokio::time::sleep(RETRY_INTERVAL + Duration::from_millis(100)).await;
+        let started = Instant::now();
+        let unknown = verifier.verify(&other).await;
+
+        assert!(matches!(unknown, Err(TokenError::UnknownKey)));
+        // No fetch happened: the refresh returned without a round trip.
+        assert!(verifier.last_refresh.lock().await.unwrap().0 < started);
     }
 }
