@@ -10,6 +10,7 @@ use serde_json::json;
 use sqlx::postgres::PgPoolOptions;
 use sqlx::Row;
 use trellis_exec::host::kv::KvStore;
+use trellis_exec::host::network::{InternalHost, NetworkPolicy};
 use trellis_exec::host::sql::DatabaseTarget;
 use trellis_exec::host::Services;
 use trellis_exec::registry::BUILTIN_COMPONENTS;
@@ -38,6 +39,8 @@ fn one_row_select(c: &mut Criterion) {
     });
     let target = DatabaseTarget::from_config(Uuid::new_v4(), &config).unwrap();
     let workspace = Uuid::new_v4();
+    let internal = [InternalHost::parse("127.0.0.1:5432").unwrap()];
+    let network = NetworkPolicy::from_config(&[], &config, &internal);
     let request = CallRequest::Execute {
         config,
         operation: "query".into(),
@@ -56,6 +59,7 @@ fn one_row_select(c: &mut Criterion) {
         b.to_async(&tokio).iter(|| async {
             let mut call = CallContext::new(workspace, "builtin:sql");
             call.database = target.clone();
+            call.network = network.clone();
             let report = runtime.call(&plugin, call, &request).await;
             assert_eq!(report.result.unwrap()["row_count"], 1);
         })

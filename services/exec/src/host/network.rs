@@ -98,9 +98,18 @@ impl NetworkPolicy {
 
     /// Checks whether an admin allowed this host to resolve to internal addresses.
     pub fn allows_internal(&self, origin: &Origin) -> bool {
-        self.internal_hosts.iter().any(|allowed| {
-            allowed.host == origin.host && allowed.port.is_none_or(|port| port == origin.port)
-        })
+        self.allows_internal_address(&origin.host, origin.port)
+    }
+
+    /// Checks whether an admin allowed `host` on `port` to resolve to internal addresses.
+    pub fn allows_internal_address(&self, host: &str, port: u16) -> bool {
+        let host = host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_ascii_lowercase();
+        self.internal_hosts
+            .iter()
+            .any(|allowed| allowed.host == host && allowed.port.is_none_or(|p| p == port))
     }
 }
 

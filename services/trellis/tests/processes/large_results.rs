@@ -44,6 +44,7 @@ async fn two_million_row_run_capped() {
         .env("TRELLIS_DATA_DIR", data.path())
         .env("TRELLIS_LISTEN", format!("127.0.0.1:{port}"))
         .env("TRELLIS_LOG_LEVEL", "warn")
+        .env("TRELLIS_EXEC_INTERNAL_HOSTS", "[127.0.0.1:5432]")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()

@@ -7,6 +7,7 @@ mod numeric;
 mod target;
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::Duration;
@@ -20,13 +21,18 @@ use sqlx::{Column as _, Database, Executor, Row, TypeInfo};
 use uuid::Uuid;
 
 use self::decode::DecodeRow;
-use self::errors::with_timeout;
-use self::target::Connection;
+use self::errors::{with_timeout, CONNECT_FAILED, DNS_FAILED};
 pub use self::target::DatabaseTarget;
+use self::target::{Connection, Endpoint};
+use crate::host::guard::{self, GuardError};
+use crate::host::network::NetworkPolicy;
 use crate::runtime::HostState;
 use crate::runtime_bindings::sql::{
     Column, Host, Rows, SqlError, StatementOptions, TypedRows, Value,
 };
+
+/// Maximum time to resolve a database server's host name.
+const RESOLVE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Limits of SQL access.
 #[derive(Debug, Clone)]
@@ -110,12 +116,24 @@ impl SqlPools {
     }
 
     // TODO: pools are never closed; evict idle ones once resources can be deleted.
-    fn pool(&self, workspace_id: Uuid, target: &DatabaseTarget) -> Result<Pool, SqlError> {
+    /// Returns the pool of a workspace's database, creating it on first use. Before the first
+    /// connection to a server that a config names, the host is resolved once and checked with
+    /// the address guard, unless an admin allowed it as an internal host.
+    async fn pool(
+        &self,
+        workspace_id: Uuid,
+        target: &DatabaseTarget,
+        network: &NetworkPolicy,
+    ) -> Result<Pool, SqlError> {
         let key = (workspace_id, target.resource_id, target.fingerprint);
         if let Some(pool) = self.pools.lock().expect("sql pool lock poisoned").get(&key) {
             return Ok(pool.clone());
         }
-        let pool = self.connect(&target.connection)?;
+        let address = match &target.endpoint {
+            Some(endpoint) => checked_address(endpoint, network).await?,
+            None => None,
+        };
+        let pool = self.connect(&target.connection, address)?;
         self.pools
             .lock()
             .expect("sql pool lock poisoned")
@@ -123,14 +141,18 @@ impl SqlPools {
         Ok(pool)
     }
 
-    // TODO: check the database host with the SSRF guard, as the http import does, once
-    // resources carry a per-workspace allow-list for internal databases.
-    fn connect(&self, connection: &Connection) -> Result<Pool, SqlError> {
+    /// Creates a lazy pool. `address` replaces the host name when the connection is pinned to
+    /// the address the guard checked.
+    fn connect(&self, connection: &Connection, address: Option<IpAddr>) -> Result<Pool, SqlError> {
         let settings = &self.settings;
         let timeout = settings.statement_timeout;
 
         match connection {
             Connection::Postgres(options) => {
+                let mut options = options.clone();
+                if let Some(address) = address {
+                    options = options.host(&address.to_string());
+                }
                 let pool = PgPoolOptions::new()
                     .max_connections(settings.max_connections_per_pool)
                     .acquire_timeout(Duration::from_secs(5))
@@ -142,17 +164,21 @@ impl SqlPools {
                             Ok(())
                         })
                     })
-                    .connect_lazy_with(options.clone());
+                    .connect_lazy_with(options);
                 Ok(Pool::Postgres(pool))
             }
             Connection::MySql(options) => {
+                let mut options = options.clone();
+                if let Some(address) = address {
+                    options = options.host(&address.to_string());
+                }
                 let pool = MySqlPoolOptions::new()
                     .max_connections(settings.max_connections_per_pool)
                     .acquire_timeout(Duration::from_secs(5))
                     .after_connect(move |connection, _| {
                         Box::pin(set_mysql_timeout(connection, timeout))
                     })
-                    .connect_lazy_with(options.clone());
+                    .connect_lazy_with(options);
                 Ok(Pool::MySql(pool))
             }
             Connection::SqliteFile(name) => {
@@ -207,12 +233,39 @@ async fn set_postgres_timeout(
     Ok(())
 }
 
+/// Resolves a database server's host once and checks every address with the address guard.
+/// Returns the address to connect to when the connection may be pinned to it.
+async fn checked_address(
+    endpoint: &Endpoint,
+    network: &NetworkPolicy,
+) -> Result<Option<IpAddr>, SqlError> {
+    let allow_internal = network.allows_internal_address(&endpoint.host, endpoint.port);
+    let addresses = guard::resolve(
+        &endpoint.host,
+        endpoint.port,
+        allow_internal,
+        RESOLVE_TIMEOUT,
+    )
+    .await
+    .map_err(|error| match error {
+        GuardError::Rejected(message) => SqlError::Database(format!(
+            "{CONNECT_FAILED}: {message}, such as 127.0.0.1:5432 in the server's \
+                 `exec_internal_hosts` setting"
+        )),
+        GuardError::Resolve(message) => SqlError::Database(format!("{DNS_FAILED}: {message}")),
+    })?;
+    Ok(endpoint.pin.then(|| addresses[0].ip()))
+}
+
 impl HostState {
-    fn sql_pool(&self) -> Result<Pool, SqlError> {
+    async fn sql_pool(&mut self) -> Result<Pool, SqlError> {
         let target = self.call.database.as_ref().ok_or_else(|| {
             SqlError::Unavailable("this call has no database; bind a SQL resource".into())
         })?;
-        self.services.sql.pool(self.call.workspace_id, target)
+        self.services
+            .sql
+            .pool(self.call.workspace_id, target, &self.call.network)
+            .await
     }
 
     async fn run_query(
@@ -221,7 +274,7 @@ impl HostState {
         params: Vec<Value>,
         options: Option<StatementOptions>,
     ) -> Result<TypedRows, SqlError> {
-        let pool = self.sql_pool()?;
+        let pool = self.sql_pool().await?;
         let limits = self.services.sql.limits(options.as_ref());
 
         let work = async {
@@ -275,7 +328,7 @@ impl HostState {
         params: Vec<Value>,
         options: Option<StatementOptions>,
     ) -> Result<u64, SqlError> {
-        let pool = self.sql_pool()?;
+        let pool = self.sql_pool().await?;
         let limits = self.services.sql.limits(options.as_ref());
 
         let work = async {

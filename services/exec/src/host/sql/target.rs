@@ -19,8 +19,21 @@ const LEAKING_PG_VARIABLES: &[&str] = &["PGSSLCERT", "PGSSLKEY", "PGSSLROOTCERT"
 pub struct DatabaseTarget {
     pub resource_id: Uuid,
     pub(super) connection: Connection,
+    /// The database server a resource config names. `None` for SQLite and for trusted URLs.
+    pub(super) endpoint: Option<Endpoint>,
     /// SHA-256 of the connection settings, so a changed config gets a new pool.
     pub(super) fingerprint: [u8; 32],
+}
+
+/// A database server named by a tenant's config, which the host checks with the address guard
+/// before it opens the first connection.
+#[derive(Clone)]
+pub(super) struct Endpoint {
+    pub host: String,
+    pub port: u16,
+    /// Whether connections may go to the checked address in place of the name. A TLS mode that
+    /// verifies the host name needs the name.
+    pub pin: bool,
 }
 
 #[derive(Clone)]
@@ -85,19 +98,28 @@ impl DatabaseTarget {
             .map_err(|error| format!("the SQL config is invalid: {error}"))?;
         let fingerprint = Sha256::digest(serde_json::to_vec(config).unwrap_or_default()).into();
 
-        let connection = match parsed.engine.as_str() {
-            "postgres" | "postgresql" => Connection::Postgres(postgres_options(&parsed)?),
-            "mysql" | "mariadb" => Connection::MySql(mysql_options(&parsed)?),
-            "sqlite" => Connection::SqliteFile(sqlite_file(&parsed)?),
+        let (connection, default_port) = match parsed.engine.as_str() {
+            "postgres" | "postgresql" => (Connection::Postgres(postgres_options(&parsed)?), 5432),
+            "mysql" | "mariadb" => (Connection::MySql(mysql_options(&parsed)?), 3306),
+            "sqlite" => (Connection::SqliteFile(sqlite_file(&parsed)?), 0),
             other => {
                 return Err(format!(
                     "`engine` must be postgres, mysql, mariadb or sqlite, not `{other}`"
                 ))
             }
         };
+        let endpoint = match &connection {
+            Connection::Postgres(_) | Connection::MySql(_) => Some(Endpoint {
+                host: network_host(&parsed)?.to_string(),
+                port: parsed.port.unwrap_or(default_port),
+                pin: tls_mode(&parsed)? != TlsMode::VerifyFull,
+            }),
+            Connection::SqliteFile(_) | Connection::Sqlite(_) => None,
+        };
         Ok(Some(DatabaseTarget {
             resource_id,
             connection,
+            endpoint,
             fingerprint,
         }))
     }
@@ -126,6 +148,7 @@ impl DatabaseTarget {
         Ok(DatabaseTarget {
             resource_id,
             connection,
+            endpoint: None,
             fingerprint,
         })
     }
@@ -141,6 +164,21 @@ fn tls_mode(config: &DatabaseConfig) -> Result<TlsMode, String> {
             "`tls_mode` must be disable, require, verify-ca or verify-full, not `{other}`"
         )),
     }
+}
+
+/// Returns the `host` field after checking that it is a host name or an IP address. A path
+/// would make PostgreSQL connect through a Unix socket on the server itself.
+fn network_host(config: &DatabaseConfig) -> Result<&str, String> {
+    let host = required(&config.host, "host")?.trim();
+    let allowed =
+        |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | ':' | '[' | ']');
+    if !host.chars().all(allowed) {
+        return Err(format!(
+            "`host` must be a host name or an IP address, not `{host}`; Unix sockets are not \
+             supported"
+        ));
+    }
+    Ok(host.trim_start_matches('[').trim_end_matches(']'))
 }
 
 fn required<'a>(value: &'a Option<String>, field: &str) -> Result<&'a str, String> {
@@ -197,7 +235,7 @@ fn postgres_options(config: &DatabaseConfig) -> Result<PgConnectOptions, String>
     // `new_without_pgpass` skips ~/.pgpass, and each field below replaces what it read from the
     // PG* environment variables. The password is always set, so PGPASSWORD never applies.
     let mut options = PgConnectOptions::new_without_pgpass()
-        .host(required(&config.host, "host")?)
+        .host(network_host(config)?)
         .port(config.port.unwrap_or(5432))
         .username(required(&config.user, "user")?)
         .password(config.password.as_deref().unwrap_or(""))
@@ -225,7 +263,7 @@ fn mysql_options(config: &DatabaseConfig) -> Result<MySqlConnectOptions, String>
     let pems = pem_fields(config)?;
 
     let mut options = MySqlConnectOptions::new()
-        .host(required(&config.host, "host")?)
+        .host(network_host(config)?)
         .port(config.port.unwrap_or(3306))
         .username(required(&config.user, "user")?)
         .ssl_mode(match mode {
@@ -376,5 +414,45 @@ mod tests {
         let second = target(second).unwrap().unwrap().fingerprint;
 
         assert_ne!(first, second);
+    }
+
+    #[test]
+    fn socket_path_host_is_rejected() {
+        let config = json!({
+            "engine": "postgres", "host": "/var/run/postgresql", "user": "postgres",
+            "database": "postgres"
+        });
+
+        let error = target(config).err().unwrap();
+
+        assert!(
+            error.contains("`host` must be a host name or an IP address"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn endpoint_pins_unless_name_is_verified() {
+        let config = |mode: &str| {
+            json!({
+                "engine": "mysql", "host": "[::1]", "user": "root", "tls_mode": mode
+            })
+        };
+
+        let pinned = target(config("require"))
+            .unwrap()
+            .unwrap()
+            .endpoint
+            .unwrap();
+        let named = target(config("verify-full"))
+            .unwrap()
+            .unwrap()
+            .endpoint
+            .unwrap();
+
+        assert_eq!(pinned.host, "::1");
+        assert_eq!(pinned.port, 3306);
+        assert!(pinned.pin);
+        assert!(!named.pin);
     }
 }

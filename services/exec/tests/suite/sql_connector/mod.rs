@@ -1,6 +1,7 @@
 //! The built-in SQL connector end to end: the embedded component, the host's `sql` import and
 //! real PostgreSQL, MariaDB and SQLite databases.
 
+mod addresses;
 mod injection;
 mod introspect;
 mod limits;
@@ -12,6 +13,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 use sqlx::Connection;
 use trellis_exec::host::kv::KvStore;
+use trellis_exec::host::network::{InternalHost, NetworkPolicy};
 use trellis_exec::host::sql::{DatabaseTarget, SqlPools, SqlSettings};
 use trellis_exec::host::Services;
 use trellis_exec::registry::BUILTIN_COMPONENTS;
@@ -30,6 +32,8 @@ pub struct Harness {
     /// One workspace and resource for every call, so calls share the resource's pool.
     workspace_id: Uuid,
     resource_id: Uuid,
+    /// Hosts the calls may reach on internal addresses: the local PostgreSQL and MariaDB.
+    pub internal_hosts: Vec<InternalHost>,
 }
 
 impl Harness {
@@ -59,12 +63,17 @@ impl Harness {
             _sqlite_dir: sqlite_dir,
             workspace_id: Uuid::new_v4(),
             resource_id: Uuid::new_v4(),
+            internal_hosts: ["127.0.0.1:5432", "127.0.0.1:3306"]
+                .iter()
+                .map(|host| InternalHost::parse(host).unwrap())
+                .collect(),
         }
     }
 
     fn call(&self, config: &Value) -> CallContext {
         let mut call = CallContext::new(self.workspace_id, "builtin:sql");
         call.limits.deadline = Duration::from_secs(20);
+        call.network = NetworkPolicy::from_config(&[], config, &self.internal_hosts);
         // An invalid config leaves the call without a database, so the connector reports it.
         call.database = DatabaseTarget::from_config(self.resource_id, config)
             .ok()
@@ -188,7 +197,10 @@ async fn execute_returns_rows_affected() {
 
 #[tokio::test]
 async fn connection_test_names_connect_step() {
-    let harness = Harness::new().await;
+    let mut harness = Harness::new().await;
+    harness
+        .internal_hosts
+        .push(InternalHost::parse("127.0.0.1:1").unwrap());
     // Nothing listens on port 1 of the loopback address, so the connection is refused.
     let config = json!({
         "engine": "mariadb", "host": "127.0.0.1", "port": 1, "user": "root",
