@@ -99,22 +99,29 @@ fn calls(c: &mut Criterion) {
     group.finish();
 }
 
-/// Builds the test plugins without optimization, for a component larger than a release build.
-// TODO: the unoptimized hostile component is about 0.65 MiB; generate a 2 MiB one to match
-// the size of larger connectors.
+/// Builds the OpenAPI connector without optimization: a real connector of about 2.5 MiB, larger
+/// than any release build of the built-in connectors.
 fn large_component() -> Vec<u8> {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let target_dir = root.join("target/plugins");
+    let target_dir = root.join("target/plugins-dev");
     let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-        .args(["build", "--target", "wasm32-wasip2", "--manifest-path"])
-        .arg(root.join("tests/plugins/Cargo.toml"))
+        .args([
+            "build",
+            "--target",
+            "wasm32-wasip2",
+            "-p",
+            "trellis-openapi",
+        ])
+        .arg("--manifest-path")
+        .arg(root.join("plugins/Cargo.toml"))
         .arg("--target-dir")
         .arg(&target_dir)
         .env("CARGO_PROFILE_DEV_DEBUG", "0")
+        .env_remove("CARGO_TARGET_DIR")
         .status()
         .unwrap();
     assert!(status.success());
-    std::fs::read(target_dir.join("wasm32-wasip2/debug/hostile.wasm")).unwrap()
+    std::fs::read(target_dir.join("wasm32-wasip2/debug/trellis_openapi.wasm")).unwrap()
 }
 
 fn loads(c: &mut Criterion) {
