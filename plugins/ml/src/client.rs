@@ -85,14 +85,14 @@ pub(crate) fn json_body(response: &Response, what: &str) -> Result<Value, Error>
     serde_json::from_slice(response.bytes()).map_err(|error| Error::Upstream {
         status: Some(response.status()),
         message: format!(
-            "{what} answered {} with a body that is not JSON ({error}): {}",
+            "{what} returned {} with a body that is not JSON ({error}): {}",
             response.status(),
             excerpt(&response.text())
         ),
     })
 }
 
-/// The error of a 4xx or 5xx answer, carrying the status and the server's own message.
+/// Builds the error of a 4xx or 5xx response, carrying the status and the server's own message.
 pub(crate) fn status_error(response: &Response, what: &str) -> Error {
     Error::Upstream {
         status: Some(response.status()),
@@ -194,7 +194,7 @@ pub(crate) fn probe(
     Ok(response)
 }
 
-/// A connection test's failure at `step` for an answer with an error status.
+/// Builds a connection test's failure at `step` for a response with an error status.
 pub(crate) fn step_error(response: &Response, step: &str, url: &str) -> Error {
     Error::Upstream {
         status: Some(response.status()),

@@ -1,5 +1,5 @@
 //! A generic JSON predict endpoint: the input's `body` is sent as JSON to the configured path
-//! with the configured method; optional paths answer `metadata` and `ready`.
+//! with the configured method; optional paths serve `metadata` and `ready`.
 
 use trellis_connector_sdk::{json, serde_json, Error, Json, Value};
 
@@ -36,7 +36,7 @@ fn resolve(client: &Client, input: &Json, path: &str) -> Result<String, Error> {
     ))
 }
 
-/// The body of an answer: JSON when it parses, else the text.
+/// Returns the body of a response: JSON when it parses, else the text.
 fn body_value(response: &trellis_connector_sdk::http::Response) -> Value {
     serde_json::from_slice(response.bytes()).unwrap_or_else(|_| Value::String(response.text()))
 }
@@ -84,7 +84,7 @@ pub(crate) fn metadata(client: &Client, input: &Json) -> Result<Value, Error> {
     Ok(body_value(&response))
 }
 
-/// `ready`: `GET ready_path`; a 2xx answer is ready unless its JSON says `"ready": false`, and
+/// `ready`: `GET ready_path`; a 2xx response is ready unless its JSON says `"ready": false`, and
 /// 503 is not ready.
 pub(crate) fn ready(client: &Client, input: &Json) -> Result<Value, Error> {
     let path = paths(client).ready_path.as_deref().ok_or_else(|| {
@@ -111,8 +111,8 @@ pub(crate) fn ready(client: &Client, input: &Json) -> Result<Value, Error> {
     Ok(json!({ "ready": ready, "status": status, "output": body }))
 }
 
-/// The connection test: `GET ready_path`, else `GET metadata_path`, which must answer 2xx; or,
-/// with neither, any answer of the base URL that is not an authentication or server error.
+/// Runs the connection test: `GET ready_path`, else `GET metadata_path`, which must return 2xx. With
+/// neither, any response of the base URL passes unless it is an authentication or server error.
 pub(crate) fn test_connection(client: &Client) -> Result<(), Error> {
     let paths = paths(client);
     let no_input = Json::input(json!({}));

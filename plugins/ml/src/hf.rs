@@ -1,5 +1,5 @@
 //! Hugging Face's Inference API: `POST {base}/models/{id}` with a task-shaped
-//! `{"inputs", "parameters"}` body and a bearer token, the `503` "model is loading" answer
+//! `{"inputs", "parameters"}` body and a bearer token, the `503` "model is loading" response
 //! with its `estimated_time`, `GET {base}/status/{id}` for readiness and the Hub's
 //! `GET {hub}/api/models/{id}` for metadata.
 
@@ -64,7 +64,7 @@ fn model_id(client: &Client, input: &Json) -> Result<(String, String), Error> {
     Ok((model, path))
 }
 
-/// The error of a 4xx or 5xx answer, with the unknown model named for a 404.
+/// Builds the error of a 4xx or 5xx response, naming the unknown model for a 404.
 fn failed(response: &Response, model: &str, service: &str) -> Error {
     if response.status() == 404 {
         return Error::Upstream {
@@ -79,7 +79,7 @@ fn failed(response: &Response, model: &str, service: &str) -> Error {
 }
 
 /// Hugging Face's estimate, in seconds, of when a loading model is ready: the
-/// `estimated_time` of a 503 answer.
+/// `estimated_time` of a 503 response.
 fn loading_estimate(response: &Response) -> Option<f64> {
     if response.status() != 503 {
         return None;
@@ -90,8 +90,8 @@ fn loading_estimate(response: &Response) -> Option<f64> {
         .filter(|seconds| seconds.is_finite() && *seconds >= 0.0)
 }
 
-/// `predict`: sends `inputs` and `parameters`; while the model loads, waits as long as
-/// Hugging Face estimates and asks again within the call's budget.
+/// `predict`: sends `inputs` and `parameters`. While the model loads, it waits as long as
+/// Hugging Face estimates and sends the request again within the call's budget.
 pub(crate) fn predict(client: &Client, input: &Json) -> Result<Value, Error> {
     let (model, path) = model_id(client, input)?;
     let inputs: Value = input.optional("inputs")?.ok_or_else(|| {
@@ -241,7 +241,7 @@ pub(crate) fn ready(client: &Client, input: &Json) -> Result<Value, Error> {
     }))
 }
 
-/// The connection test: the status of the config's model, or else any answer of the base URL
+/// Runs the connection test: the status of the config's model, or else any response of the base URL
 /// that is not an authentication or server error.
 pub(crate) fn test_connection(client: &Client) -> Result<(), Error> {
     if client.config.model.is_some() {

@@ -102,7 +102,7 @@ impl Connector for Ml {
     }
 }
 
-/// The input fields of an operation on a protocol.
+/// Returns the input fields of an operation on a protocol.
 fn allowed_fields(protocol: Protocol, operation: &str) -> &'static [&'static str] {
     match (protocol, operation) {
         (Protocol::Oip, "predict") => &[
@@ -192,7 +192,7 @@ fn config_schema() -> Value {
             },
             "hub_url": {
                 "type": "string", "format": "uri", "default": config::HF_DEFAULT_HUB_URL,
-                "description": "huggingface: the Hub, whose model API answers `metadata`"
+                "description": "huggingface: the Hub, whose model API serves `metadata`"
             },
             "model": {
                 "type": "string",
@@ -231,11 +231,11 @@ fn config_schema() -> Value {
             "predict_method": { "enum": ["POST", "PUT"], "default": "POST" },
             "metadata_path": {
                 "type": "string",
-                "description": "generic: path answered with the model's metadata (GET)"
+                "description": "generic: path that returns the model's metadata (GET)"
             },
             "ready_path": {
                 "type": "string",
-                "description": "generic: path answered 2xx when the model is ready (GET)"
+                "description": "generic: path that returns 2xx when the model is ready (GET)"
             }
         },
         "allOf": [
@@ -287,7 +287,7 @@ fn predict_schema() -> Value {
                 "type": "object",
                 "description": "oip: request parameters; huggingface: the task's parameters"
             },
-            "id": { "type": "string", "description": "oip: request id echoed in the answer" },
+            "id": { "type": "string", "description": "oip: request id echoed in the response" },
             "check_metadata": {
                 "type": "boolean",
                 "description": "oip: replaces the resource's `check_metadata`"

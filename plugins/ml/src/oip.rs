@@ -10,7 +10,7 @@ use crate::tensor::{parse_inputs, ModelMetadata, Records, Tensor};
 
 /// How long a model's metadata is kept in the key-value store, in seconds.
 const METADATA_TTL_SECONDS: u32 = 60;
-/// Longest key the host's key-value store accepts.
+/// Maximum key length, in bytes, that the host's key-value store accepts.
 const MAX_KEY_BYTES: usize = 512;
 
 /// The model, and optionally the version, that a call addresses.
@@ -71,7 +71,7 @@ impl Target {
         }
     }
 
-    /// The error of any other 4xx or 5xx answer.
+    /// Builds the error of any other 4xx or 5xx response.
     fn failed(&self, response: &Response, action: &str) -> Error {
         if response.status() == 404 {
             return self.not_found(response);
@@ -187,7 +187,7 @@ pub(crate) fn predict(client: &Client, input: &Json) -> Result<Value, Error> {
         return Err(Error::Upstream {
             status: Some(response.status()),
             message: format!(
-                "the model server's answer for {} has no `outputs` list: {}",
+                "the model server's response for {} has no `outputs` list: {}",
                 target.describe(),
                 client::error_detail(&response)
             ),
@@ -221,8 +221,8 @@ fn requested_outputs(value: &Value) -> Result<Value, Error> {
         .map(Value::Array)
 }
 
-/// The model's metadata for the input check, from the key-value store when a recent call read
-/// it. A 404 is the unknown-model error; any other failure skips the check, since the
+/// Reads the model's metadata for the input check, from the key-value store when a recent call
+/// read it. A 404 is the unknown-model error; any other failure skips the check, since the
 /// inference request reports its own errors.
 fn metadata_for_check(client: &Client, target: &Target) -> Result<Option<ModelMetadata>, Error> {
     let key = format!("oip-metadata:{}{}", client.config.base_url, target.path);
@@ -283,7 +283,7 @@ pub(crate) fn ready(client: &Client, input: &Json) -> Result<Value, Error> {
     let status = response.status();
     let (ready, reason) = match status {
         200..=299 => {
-            // KServe's Python server answers `{"name": ..., "ready": bool}`; MLServer and
+            // KServe's Python server returns `{"name": ..., "ready": bool}`; MLServer and
             // Triton an empty 200.
             let body: Value = serde_json::from_slice(response.bytes()).unwrap_or(Value::Null);
             let ready = body.get("ready").and_then(Value::as_bool).unwrap_or(true);
@@ -304,7 +304,7 @@ pub(crate) fn ready(client: &Client, input: &Json) -> Result<Value, Error> {
     Ok(output)
 }
 
-/// The connection test: the server's metadata (`GET /v2`), then the readiness of the config's
+/// Runs the connection test: the server's metadata (`GET /v2`), then the readiness of the config's
 /// model when it names one.
 pub(crate) fn test_connection(client: &Client) -> Result<(), Error> {
     let url = format!("{}/v2", client.config.base_url);

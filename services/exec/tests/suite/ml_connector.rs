@@ -1,7 +1,7 @@
-//! The built-in ML connector against a real MLServer that serves a scikit-learn model trained on
-//! the iris data shipped with scikit-learn (Open Inference Protocol v2), and against a loopback
-//! server of this test that speaks Hugging Face's Inference API, a generic JSON predict
-//! endpoint and, for the cases MLServer cannot show (authentication, request counting), OIP.
+//! The built-in ML connector against a real MLServer (Open Inference Protocol v2) that serves a
+//! scikit-learn model trained on the iris data shipped with scikit-learn. A loopback server of
+//! this test stands in for Hugging Face's Inference API and a generic JSON predict endpoint. It
+//! also speaks OIP for the cases MLServer cannot show, such as authentication and request counts.
 //!
 //! MLServer is installed by `scripts/install-mlserver` into `.tools/mlserver`. Without it, the
 //! MLServer tests skip with a message, except in CI (`CI` set), where they fail.
@@ -125,7 +125,7 @@ impl Drop for MlServer {
     }
 }
 
-/// The MLServer shared by the tests running at the same time; the first one starts it.
+/// Returns the MLServer shared by the tests running at the same time. The first one starts it.
 fn mlserver() -> Option<Arc<MlServer>> {
     static SHARED: Mutex<Weak<MlServer>> = Mutex::new(Weak::new());
     let mut shared = SHARED
@@ -144,7 +144,7 @@ fn free_port() -> u16 {
     listener.local_addr().unwrap().port()
 }
 
-/// The status of a plain `GET`, or `None` when nothing answers.
+/// Sends a plain `GET` and returns the status, or `None` when nothing listens.
 fn http_status(port: u16, path: &str) -> Option<u16> {
     let address = SocketAddr::from(([127, 0, 0, 1], port));
     let mut stream = TcpStream::connect_timeout(&address, Duration::from_secs(1)).ok()?;
@@ -182,7 +182,7 @@ type Shared = web::Data<Mutex<ServerState>>;
 const HF_TOKEN: &str = "hf_test_token";
 const SST2: &str = "distilbert/distilbert-base-uncased-finetuned-sst-2-english";
 
-/// Answers like Hugging Face's Inference API and Hub, a generic predict endpoint and a small
+/// Responds like Hugging Face's Inference API and Hub, a generic predict endpoint and a small
 /// OIP server, unless a test queued a response.
 async fn respond(request: HttpRequest, body: web::Bytes, state: Shared) -> HttpResponse {
     let headers = request
@@ -378,7 +378,7 @@ impl Harness {
     }
 }
 
-/// The status and message of an upstream error, or a panic naming what came instead.
+/// Returns the status and message of an upstream error, and panics on any other result.
 fn upstream(result: Result<Value, RunError>) -> (Option<u16>, String) {
     match result {
         Err(RunError::Upstream { status, message }) => (status, message),
