@@ -221,6 +221,9 @@ pub(crate) fn metadata(client: &Client, input: &Json) -> Result<Value, Error> {
 }
 
 /// `ready`: the Inference API's status of the model, `{"loaded": bool, "state": ...}`.
+// NOTE: `/status/{id}` is the status route of the serverless Inference API
+// (api-inference.huggingface.co); whether the router's `hf-inference` path serves it too is not
+// verified, since the tests reach only a loopback stand-in.
 pub(crate) fn ready(client: &Client, input: &Json) -> Result<Value, Error> {
     let (model, path) = model_id(client, input)?;
     let url = format!("{}/status/{path}", client.config.base_url);
