@@ -67,11 +67,20 @@ pub fn call_context(
         deadline,
         ..CallLimits::default()
     };
-    call.network = NetworkPolicy::from_config(
-        &resolved.plugin.manifest.base_url_fields,
-        config,
-        &state.internal_hosts(workspace_id),
-    );
+    let manifest = &resolved.plugin.manifest;
+    let internal_hosts = state.internal_hosts(workspace_id);
+    // A built-in connector falls back to its schema's default base URL, such as a public API's
+    // address, when the resource leaves the field out.
+    call.network = if resolved.namespace.starts_with("builtin:") {
+        NetworkPolicy::from_config_with_defaults(
+            &manifest.base_url_fields,
+            &manifest.config_schema,
+            config,
+            &internal_hosts,
+        )
+    } else {
+        NetworkPolicy::from_config(&manifest.base_url_fields, config, &internal_hosts)
+    };
     call.database = DatabaseTarget::from_config(resource_id, config).map_err(|message| {
         ExecError::Validation {
             field: "config".to_string(),

@@ -91,6 +91,36 @@ impl NetworkPolicy {
         }
     }
 
+    /// Builds the policy like [`NetworkPolicy::from_config`], except that a base URL field the
+    /// config leaves out (or sets to `null` or `""`) falls back to the string `default` of its
+    /// property in the config schema, as the connector itself does. Only for built-in
+    /// connectors, whose manifests ship with the server: an uploaded connector may reach only
+    /// the origins that the resource's config names.
+    pub fn from_config_with_defaults(
+        base_url_fields: &[String],
+        config_schema: &Value,
+        config: &Value,
+        internal_hosts: &[InternalHost],
+    ) -> Self {
+        let mut filled = config.clone();
+        if let Some(object) = filled.as_object_mut() {
+            for field in base_url_fields {
+                let set = object
+                    .get(field)
+                    .is_some_and(|value| !value.is_null() && value.as_str() != Some(""));
+                let default = config_schema
+                    .get("properties")
+                    .and_then(|properties| properties.get(field))
+                    .and_then(|property| property.get("default"))
+                    .filter(|default| default.is_string());
+                if let (false, Some(default)) = (set, default) {
+                    object.insert(field.clone(), default.clone());
+                }
+            }
+        }
+        NetworkPolicy::from_config(base_url_fields, &filled, internal_hosts)
+    }
+
     /// Checks whether the URL's origin is on the allow-list.
     pub fn allows_origin(&self, origin: &Origin) -> bool {
         self.origins.contains(origin)
@@ -150,6 +180,34 @@ mod tests {
         let config = json!({"other": "https://evil.test"});
         let policy = NetworkPolicy::from_config(&fields, &config, &[]);
         assert!(!policy.allows_origin(&origin("https://evil.test/")));
+    }
+
+    #[test]
+    fn schema_default_fills_missing_base_url() {
+        let fields = vec!["base_url".to_string(), "hub_url".to_string()];
+        let schema = json!({"properties": {
+            "base_url": {"type": "string", "default": "https://models.test/v1"},
+            "hub_url": {"type": "string"}
+        }});
+
+        let missing = NetworkPolicy::from_config_with_defaults(&fields, &schema, &json!({}), &[]);
+        let empty = NetworkPolicy::from_config_with_defaults(
+            &fields,
+            &schema,
+            &json!({"base_url": ""}),
+            &[],
+        );
+        let set = NetworkPolicy::from_config_with_defaults(
+            &fields,
+            &schema,
+            &json!({"base_url": "https://own.test"}),
+            &[],
+        );
+
+        assert!(missing.allows_origin(&origin("https://models.test/")));
+        assert!(empty.allows_origin(&origin("https://models.test/")));
+        assert!(set.allows_origin(&origin("https://own.test/")));
+        assert!(!set.allows_origin(&origin("https://models.test/")));
     }
 
     #[test]

@@ -5,6 +5,7 @@ mod support;
 mod kv;
 mod llm_connector;
 mod load;
+mod ml_connector;
 mod network;
 mod openapi_connector;
 mod rest_connector;
