@@ -11,7 +11,11 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(CreatePlugins), Box::new(CreateRuns)]
+        vec![
+            Box::new(CreatePlugins),
+            Box::new(CreateRuns),
+            Box::new(CreateInternalHosts),
+        ]
     }
 }
 
@@ -244,6 +248,52 @@ impl MigrationTrait for CreateRuns {
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         manager
             .drop_table(Table::drop().table(ExecRuns::Table).to_owned())
+            .await
+    }
+}
+
+#[derive(DeriveIden)]
+enum ExecInternalHosts {
+    Table,
+    WorkspaceId,
+    Host,
+    CreatedBy,
+    CreatedAt,
+}
+
+/// The internal hosts each workspace's admins allowed its connectors to reach.
+struct CreateInternalHosts;
+
+impl MigrationName for CreateInternalHosts {
+    fn name(&self) -> &str {
+        "m20261205_000001_exec_create_internal_hosts"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for CreateInternalHosts {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_table(
+                Table::create()
+                    .table(ExecInternalHosts::Table)
+                    .col(id(ExecInternalHosts::WorkspaceId))
+                    .col(text(ExecInternalHosts::Host))
+                    .col(ColumnDef::new(ExecInternalHosts::CreatedBy).uuid().null())
+                    .col(time(ExecInternalHosts::CreatedAt))
+                    .primary_key(
+                        Index::create()
+                            .col(ExecInternalHosts::WorkspaceId)
+                            .col(ExecInternalHosts::Host),
+                    )
+                    .to_owned(),
+            )
+            .await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .drop_table(Table::drop().table(ExecInternalHosts::Table).to_owned())
             .await
     }
 }

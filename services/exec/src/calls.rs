@@ -54,7 +54,7 @@ pub async fn resolve_by_key(
 /// Builds the context of one call: its deadline, the HTTP origins named by the config's base
 /// URL fields plus the workspace's allowed internal hosts, and the database its structured
 /// database fields name. Direct calls and connection tests have no resource and pass the nil id.
-pub fn call_context(
+pub async fn call_context(
     state: &ExecState,
     workspace_id: Uuid,
     resource_id: Uuid,
@@ -68,7 +68,7 @@ pub fn call_context(
         ..CallLimits::default()
     };
     let manifest = &resolved.plugin.manifest;
-    let internal_hosts = state.internal_hosts(workspace_id);
+    let internal_hosts = state.internal_hosts(workspace_id).await?;
     // A built-in connector falls back to its schema's default base URL, such as a public API's
     // address, when the resource leaves the field out.
     call.network = if resolved.namespace.starts_with("builtin:") {

@@ -73,7 +73,9 @@ pub async fn test_connection(
         &resolved,
         config,
         deadline,
-    ) {
+    )
+    .await
+    {
         Ok(call) => call,
         Err(ExecError::Validation { message, .. }) => {
             return Ok(ConnectionTest {
@@ -130,7 +132,9 @@ pub async fn list_operations(
         &resolved,
         config,
         deadline,
-    ) {
+    )
+    .await
+    {
         Ok(call) => call,
         Err(ExecError::Validation { message, .. }) => {
             return Ok(OperationListing::Failed {

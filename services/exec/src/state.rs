@@ -2,8 +2,8 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::{Arc, OnceLock};
-use std::time::Duration;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use sea_orm::DatabaseConnection;
@@ -14,9 +14,17 @@ use crate::host::kv::KvStore;
 use crate::host::network::InternalHost;
 use crate::host::sql::{SqlPools, SqlSettings};
 use crate::host::Services;
-use crate::registry::Registry;
+use crate::registry::{store, Registry};
 use crate::runs::{Quotas, SharedStore};
 use crate::{ExecError, Runtime, RuntimeSettings};
+
+/// Maximum age of a process's copy of a workspace's internal hosts. Another exec process applies
+/// a change within this time.
+const HOSTS_TTL: Duration = Duration::from_secs(10);
+
+/// Maximum number of workspaces whose internal hosts are kept in memory. A full cache is
+/// emptied.
+const MAX_CACHED_WORKSPACES: usize = 10_000;
 
 /// Settings of the exec service.
 #[derive(Debug, Clone)]
@@ -35,9 +43,6 @@ pub struct ExecSettings {
     pub max_upload_bytes: usize,
     /// Maximum deadline a caller may request, for every workspace.
     pub max_deadline: Duration,
-    /// Hosts each workspace's admins allowed connectors to reach on internal addresses.
-    // TODO: read these from workspace settings once admins can edit them through the API.
-    pub internal_hosts: HashMap<Uuid, Vec<InternalHost>>,
     /// Hosts the operator allowed the connectors of every workspace to reach on internal
     /// addresses, such as a model server on the same machine.
     pub server_internal_hosts: Vec<InternalHost>,
@@ -56,7 +61,6 @@ impl Default for ExecSettings {
             quota_llm_tokens_per_day: 1_000_000,
             max_upload_bytes: 20 << 20,
             max_deadline: Duration::from_secs(60),
-            internal_hosts: HashMap::new(),
             server_internal_hosts: Vec::new(),
             sqlite_dir: None,
         }
@@ -73,6 +77,8 @@ pub struct ExecState {
     pub shared: SharedStore,
     pub quotas: Quotas,
     actions: OnceLock<Arc<dyn ActionSource>>,
+    /// Internal hosts of each workspace as last read from the database, with the read time.
+    workspace_hosts: Mutex<HashMap<Uuid, (Vec<InternalHost>, Instant)>>,
 }
 
 impl ExecState {
@@ -111,6 +117,7 @@ impl ExecState {
             shared,
             quotas,
             actions: OnceLock::new(),
+            workspace_hosts: Mutex::new(HashMap::new()),
         })
     }
 
@@ -131,11 +138,42 @@ impl ExecState {
     }
 
     /// Returns the internal hosts a workspace's connectors may reach: those the operator
-    /// allowed for every workspace and those the workspace's admins allowed.
-    pub fn internal_hosts(&self, workspace_id: Uuid) -> Vec<InternalHost> {
-        let workspace = self.settings.internal_hosts.get(&workspace_id);
+    /// allowed for every workspace and those the workspace's admins allowed. The workspace's
+    /// list is read from the database at most once per [`HOSTS_TTL`] in each process.
+    pub async fn internal_hosts(&self, workspace_id: Uuid) -> Result<Vec<InternalHost>, ExecError> {
         let mut hosts = self.settings.server_internal_hosts.clone();
-        hosts.extend(workspace.into_iter().flatten().cloned());
-        hosts
+        let cached = self
+            .workspace_hosts
+            .lock()
+            .expect("internal hosts lock poisoned")
+            .get(&workspace_id)
+            .filter(|(_, read_at)| read_at.elapsed() < HOSTS_TTL)
+            .map(|(list, _)| list.clone());
+        let workspace = match cached {
+            Some(list) => list,
+            None => {
+                let stored = store::list_internal_hosts(&self.db, workspace_id).await?;
+                let list: Vec<InternalHost> = stored
+                    .iter()
+                    .filter_map(|text| InternalHost::parse(text))
+                    .collect();
+                self.remember_internal_hosts(workspace_id, list.clone());
+                list
+            }
+        };
+        hosts.extend(workspace);
+        Ok(hosts)
+    }
+
+    /// Replaces this process's cached copy of a workspace's internal hosts.
+    pub fn remember_internal_hosts(&self, workspace_id: Uuid, hosts: Vec<InternalHost>) {
+        let mut cache = self
+            .workspace_hosts
+            .lock()
+            .expect("internal hosts lock poisoned");
+        if cache.len() >= MAX_CACHED_WORKSPACES {
+            cache.clear();
+        }
+        cache.insert(workspace_id, (hosts, Instant::now()));
     }
 }

@@ -117,7 +117,7 @@ pub fn upstream_for(path: &str) -> Option<Upstream> {
         ["api", "v1", "workspaces"] | ["api", "v1", "workspaces", _] => Some(Upstream::Auth),
         ["api", "v1", "workspaces", _, area, rest @ ..] => match *area {
             "members" | "invites" | "api-keys" => Some(Upstream::Auth),
-            "plugins" | "runs" | "usage" => Some(Upstream::Exec),
+            "plugins" | "runs" | "usage" | "internal-hosts" => Some(Upstream::Exec),
             "apps" if rest.len() >= 4 && rest[1] == "actions" && rest[3] == "run" => {
                 Some(Upstream::Exec)
             }
@@ -313,6 +313,14 @@ mod tests {
         assert_eq!(
             upstream_for("/api/v1/workspaces/w/apps/a/actions/x"),
             Some(Upstream::Apps)
+        );
+    }
+
+    #[test]
+    fn internal_hosts_go_to_exec() {
+        assert_eq!(
+            upstream_for("/api/v1/workspaces/w/internal-hosts"),
+            Some(Upstream::Exec)
         );
     }
 

@@ -47,3 +47,24 @@ pub mod component {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+pub mod internal_host {
+    use sea_orm::entity::prelude::*;
+
+    /// A host that a workspace's admins allowed its connectors to reach on internal addresses.
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "exec_internal_hosts")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub workspace_id: Uuid,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub host: String,
+        pub created_by: Option<Uuid>,
+        pub created_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

@@ -10,7 +10,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use super::entity::{component, plugin};
+use super::entity::{component, internal_host, plugin};
 use crate::{ExecError, Manifest};
 
 /// A stored plugin, without its component bytes.
@@ -217,4 +217,54 @@ pub async fn find_plugin_by_key(
         .await
         .context("loading a plugin by connector id")?;
     row.map(to_record).transpose()
+}
+
+/// Returns the internal hosts a workspace's admins allowed, in name order.
+pub async fn list_internal_hosts(
+    db: &DatabaseConnection,
+    workspace_id: Uuid,
+) -> Result<Vec<String>, ExecError> {
+    let rows = internal_host::Entity::find()
+        .filter(internal_host::Column::WorkspaceId.eq(workspace_id))
+        .order_by_asc(internal_host::Column::Host)
+        .all(db)
+        .await
+        .context("listing internal hosts")?;
+    Ok(rows.into_iter().map(|row| row.host).collect())
+}
+
+/// Replaces a workspace's internal hosts with `hosts` in one transaction.
+pub async fn replace_internal_hosts(
+    db: &DatabaseConnection,
+    workspace_id: Uuid,
+    hosts: &[String],
+    created_by: Option<Uuid>,
+) -> Result<(), ExecError> {
+    let now = Utc::now();
+    let transaction = db.begin().await.context("starting a transaction")?;
+
+    internal_host::Entity::delete_many()
+        .filter(internal_host::Column::WorkspaceId.eq(workspace_id))
+        .exec(&transaction)
+        .await
+        .context("removing internal hosts")?;
+
+    let rows = hosts.iter().map(|host| internal_host::ActiveModel {
+        workspace_id: Set(workspace_id),
+        host: Set(host.clone()),
+        created_by: Set(created_by),
+        created_at: Set(now),
+    });
+    if !hosts.is_empty() {
+        internal_host::Entity::insert_many(rows)
+            .exec(&transaction)
+            .await
+            .context("storing internal hosts")?;
+    }
+
+    transaction
+        .commit()
+        .await
+        .context("committing internal hosts")?;
+    Ok(())
 }

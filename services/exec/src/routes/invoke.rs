@@ -92,7 +92,8 @@ pub async fn invoke_plugin(
         &resolved,
         &request.config,
         deadline,
-    )?;
+    )
+    .await?;
     let run_id = call.run_id;
     let call_request = CallRequest::Execute {
         config: request.config,

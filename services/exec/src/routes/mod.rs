@@ -5,6 +5,7 @@ mod delete;
 mod dto;
 mod get;
 mod internal;
+mod internal_hosts;
 mod invoke;
 mod list;
 mod run;
@@ -34,6 +35,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(run::run_public_action)
         .service(runs::list_runs)
         .service(runs::usage)
+        .service(internal_hosts::list_internal_hosts)
+        .service(internal_hosts::replace_internal_hosts)
         .service(internal::describe_connector)
         .service(internal::test_connector)
         .service(internal::list_connector_operations);
@@ -53,6 +56,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         run::run_public_action,
         runs::list_runs,
         runs::usage,
+        internal_hosts::list_internal_hosts,
+        internal_hosts::replace_internal_hosts,
     ),
     components(schemas(
         BuiltinList,
@@ -73,6 +78,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         runs_dto::RunPage,
         runs_dto::UsageItem,
         runs_dto::UsageReport,
+        internal_hosts::InternalHostList,
         crate::runs::Usage,
         trellis_problem::Problem,
     )),

@@ -200,7 +200,8 @@ async fn execute(
         &resolved,
         config,
         deadline,
-    )?;
+    )
+    .await?;
     let request = CallRequest::Execute {
         config: config.clone(),
         operation: action.operation.clone(),

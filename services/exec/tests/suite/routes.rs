@@ -415,3 +415,113 @@ async fn builtins_are_listed() {
     assert_eq!(body["items"][0]["id"], "builtin:echo");
     assert_eq!(body["items"][0]["manifest"]["id"], "echo");
 }
+
+/// Serves `200 ok` to every request on a loopback port and returns the port.
+async fn loopback_api() -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        loop {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            let mut request = [0u8; 4096];
+            let _ = socket.read(&mut request).await;
+            let response = "HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: 2\r\n\
+                            connection: close\r\n\r\nok";
+            let _ = socket.write_all(response.as_bytes()).await;
+        }
+    });
+    port
+}
+
+#[actix_web::test]
+async fn internal_hosts_apply_to_one_workspace() {
+    let (app, people) = start().await;
+    let port = loopback_api().await;
+    let call = json!({
+        "config": {"base_url": format!("http://127.0.0.1:{port}")},
+        "operation": "request",
+        "input": {"method": "GET", "path": "/"}
+    });
+    let hosts_path = format!("/api/v1/workspaces/{}/internal-hosts", people.a);
+
+    let before = app
+        .invoke(people.editor_a, people.a, "builtin:rest", call.clone())
+        .await;
+    let before_status = before.status();
+    let before_body = before.text().await.unwrap();
+    let allowed = app
+        .client
+        .put(app.url(&hosts_path))
+        .bearer_auth(app.token(people.admin_a))
+        .json(&json!({"hosts": [format!("127.0.0.1:{port}")]}))
+        .send()
+        .await
+        .unwrap();
+    let allowed_status = allowed.status();
+    let after = app
+        .invoke(people.editor_a, people.a, "builtin:rest", call.clone())
+        .await;
+    let after_status = after.status();
+    let after_body: Value = after.json().await.unwrap();
+    let other = app
+        .invoke(people.admin_b, people.b, "builtin:rest", call)
+        .await;
+    let listed: Value = app
+        .get(people.admin_a, &hosts_path)
+        .await
+        .json()
+        .await
+        .unwrap();
+
+    assert_ne!(before_status, StatusCode::OK);
+    assert!(before_body.contains("a loopback address"), "{before_body}");
+    assert_eq!(allowed_status, StatusCode::OK);
+    assert_eq!(after_status, StatusCode::OK, "{after_body}");
+    assert_eq!(after_body["output"]["status"], 200, "{after_body}");
+    assert_ne!(other.status(), StatusCode::OK);
+    assert_eq!(listed, json!({"hosts": [format!("127.0.0.1:{port}")]}));
+}
+
+#[actix_web::test]
+async fn internal_hosts_need_admin_and_valid_entries() {
+    let (app, people) = start().await;
+    let hosts_path = format!("/api/v1/workspaces/{}/internal-hosts", people.a);
+    let put = |user: Uuid, body: Value| {
+        app.client
+            .put(app.url(&hosts_path))
+            .bearer_auth(app.token(user))
+            .json(&body)
+            .send()
+    };
+
+    let by_editor = put(people.editor_a, json!({"hosts": ["db.internal"]}))
+        .await
+        .unwrap();
+    let by_other_admin = put(people.admin_b, json!({"hosts": ["db.internal"]}))
+        .await
+        .unwrap();
+    let invalid = put(
+        people.admin_a,
+        json!({"hosts": ["db.internal", "db/../x:99999"]}),
+    )
+    .await
+    .unwrap();
+    let invalid_status = invalid.status();
+    let invalid_body = problem(invalid).await;
+    let listed: Value = app
+        .get(people.admin_a, &hosts_path)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let read_by_viewer = app.get(people.viewer_a, &hosts_path).await;
+
+    assert_eq!(by_editor.status(), StatusCode::FORBIDDEN);
+    assert_eq!(by_other_admin.status(), StatusCode::NOT_FOUND);
+    assert_eq!(invalid_status, StatusCode::BAD_REQUEST);
+    assert_eq!(invalid_body["field"], "hosts[1]", "{invalid_body}");
+    assert_eq!(listed, json!({"hosts": []}));
+    assert_eq!(read_by_viewer.status(), StatusCode::FORBIDDEN);
+}
