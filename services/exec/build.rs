@@ -14,6 +14,7 @@ const BUILTINS: &[(&str, &str)] = &[
     ("rest", "trellis_rest.wasm"),
     ("llm", "trellis_llm.wasm"),
     ("openapi", "trellis_openapi.wasm"),
+    ("slack", "trellis_slack.wasm"),
 ];
 
 const TARGET: &str = "wasm32-wasip2";
