@@ -15,6 +15,7 @@ const BUILTINS: &[(&str, &str)] = &[
     ("llm", "trellis_llm.wasm"),
     ("openapi", "trellis_openapi.wasm"),
     ("ml", "trellis_ml.wasm"),
+    ("slack", "trellis_slack.wasm"),
 ];
 
 const TARGET: &str = "wasm32-wasip2";

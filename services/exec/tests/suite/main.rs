@@ -11,5 +11,6 @@ mod openapi_connector;
 mod rest_connector;
 mod routes;
 mod sandbox;
+mod slack_connector;
 mod sql;
 mod sql_connector;

@@ -2,15 +2,12 @@
 //! (Swagger Petstore, OpenAPI 3.0; Slack Web API, Swagger 2.0), and against a loopback API of
 //! this test that serves an OpenAPI 3.1 document and echoes the requests it receives.
 //!
-//! Prism is installed by `scripts/install-prism` into `.tools/prism`. Without it, the Prism
-//! tests skip with a message, except in CI (`CI` set), where they fail.
+//! Prism is installed by `scripts/install-prism` into `.tools/prism` (see `support::prism`).
+//! Without it, the Prism tests skip with a message, except in CI (`CI` set), where they fail.
 
-use std::net::TcpStream;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
 use serde_json::{json, Value};
@@ -19,6 +16,7 @@ use trellis_exec::registry::BUILTIN_COMPONENTS;
 use trellis_exec::{CallContext, CallRequest, LoadedPlugin, RunError, Runtime};
 use uuid::Uuid;
 
+use crate::support::prism::{free_port, Prism};
 use crate::support::runtime;
 
 fn data(name: &str) -> PathBuf {
@@ -29,73 +27,6 @@ fn data(name: &str) -> PathBuf {
 
 fn read(name: &str) -> String {
     std::fs::read_to_string(data(name)).unwrap()
-}
-
-/// A Prism mock server on a loopback port, stopped when dropped.
-struct Prism {
-    child: Child,
-    port: u16,
-}
-
-impl Prism {
-    /// Starts `prism mock` for a specification, or returns `None` when Prism is not installed
-    /// and this is not CI.
-    fn start(spec: &Path) -> Option<Prism> {
-        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
-        let binary = std::env::var_os("TRELLIS_PRISM")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| root.join(".tools/prism/node_modules/.bin/prism"));
-        if !binary.exists() {
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "Prism is not installed at {}; run scripts/install-prism",
-                binary.display()
-            );
-            eprintln!(
-                "skipping: Prism is not installed at {}; run scripts/install-prism",
-                binary.display()
-            );
-            return None;
-        }
-        let port = free_port();
-        let child = Command::new(&binary)
-            .args(["mock", "-h", "127.0.0.1", "-p", &port.to_string()])
-            .arg(spec)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|error| panic!("starting {}: {error}", binary.display()));
-        let mut prism = Prism { child, port };
-        let started = Instant::now();
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            if let Ok(Some(status)) = prism.child.try_wait() {
-                panic!("Prism exited before listening: {status}");
-            }
-            assert!(
-                started.elapsed() < Duration::from_secs(90),
-                "Prism did not listen on port {port} within 90 seconds"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        Some(prism)
-    }
-
-    fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
-}
-
-impl Drop for Prism {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().port()
 }
 
 struct Harness {

@@ -11,7 +11,7 @@ use trellis_exec::registry::BUILTIN_COMPONENTS;
 use trellis_exec::{CallContext, CallRequest, LoadedPlugin, RunError, Runtime};
 use uuid::Uuid;
 
-use crate::support::runtime;
+use crate::support::{runtime, tls_server};
 
 const CLIENT_ID: &str = "client id";
 const CLIENT_SECRET: &str = "s3cret:+/";
@@ -445,57 +445,6 @@ async fn connection_test_names_failed_step() {
     assert!(message.contains("at the connect step"), "{message}");
 }
 
-/// Starts an HTTPS server on loopback whose certificate, for `127.0.0.1`, is signed by the test
-/// CA in `tests/data/tls`. It sends one JSON response on every connection and closes it.
-async fn start_tls_api() -> u16 {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    use tokio_rustls::rustls::pki_types::pem::PemObject;
-    use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
-    use tokio_rustls::rustls::{crypto, ServerConfig};
-
-    let certificates = CertificateDer::pem_slice_iter(include_bytes!("../data/tls/server.pem"))
-        .collect::<Result<Vec<_>, _>>()
-        .unwrap();
-    let key = PrivateKeyDer::from_pem_slice(include_bytes!("../data/tls/server-key.pem")).unwrap();
-    let config = ServerConfig::builder_with_provider(Arc::new(crypto::ring::default_provider()))
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(certificates, key)
-        .unwrap();
-    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-
-    tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            let acceptor = acceptor.clone();
-            tokio::spawn(async move {
-                // A failed handshake is the expected outcome of the tests without the CA.
-                let Ok(mut stream) = acceptor.accept(stream).await else {
-                    return;
-                };
-                let mut request = Vec::new();
-                let mut buffer = [0u8; 4096];
-                while !request.windows(4).any(|window| window == b"\r\n\r\n") {
-                    match stream.read(&mut buffer).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(read) => request.extend_from_slice(&buffer[..read]),
-                    }
-                }
-                let body = r#"{"secure":true}"#;
-                let response = format!(
-                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-                    body.len()
-                );
-                let _ = stream.write_all(response.as_bytes()).await;
-                let _ = stream.shutdown().await;
-            });
-        }
-    });
-    port
-}
-
 /// Builds a harness whose network policy allows the HTTPS server's loopback port.
 async fn tls_harness(port: u16) -> Harness {
     let api = Api {
@@ -507,7 +456,7 @@ async fn tls_harness(port: u16) -> Harness {
 
 #[tokio::test]
 async fn custom_ca_verifies_private_certificate() {
-    let port = start_tls_api().await;
+    let port = tls_server::start().await;
     let harness = tls_harness(port).await;
     let config = json!({
         "base_url": format!("https://127.0.0.1:{port}"),
@@ -525,7 +474,7 @@ async fn custom_ca_verifies_private_certificate() {
 
 #[tokio::test]
 async fn unknown_ca_fails_at_tls_step() {
-    let port = start_tls_api().await;
+    let port = tls_server::start().await;
     let harness = tls_harness(port).await;
     let config = json!({ "base_url": format!("https://127.0.0.1:{port}") });
 
@@ -542,7 +491,7 @@ async fn unknown_ca_fails_at_tls_step() {
 
 #[tokio::test]
 async fn skip_verify_accepts_unknown_ca() {
-    let port = start_tls_api().await;
+    let port = tls_server::start().await;
     let harness = tls_harness(port).await;
     let config = json!({
         "base_url": format!("https://127.0.0.1:{port}"),
@@ -559,7 +508,7 @@ async fn skip_verify_accepts_unknown_ca() {
 
 #[tokio::test]
 async fn malformed_ca_is_invalid_config() {
-    let port = start_tls_api().await;
+    let port = tls_server::start().await;
     let harness = tls_harness(port).await;
     let config = json!({
         "base_url": format!("https://127.0.0.1:{port}"),

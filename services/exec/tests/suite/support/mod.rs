@@ -1,9 +1,11 @@
-//! Shared helpers for the exec service's tests: the hostile test components, a runtime, and
-//! loopback HTTP servers.
+//! Shared helpers for the exec service's tests: the hostile test components, a runtime,
+//! loopback HTTP and HTTPS servers, and the Prism mock server.
 
 #![allow(dead_code)]
 
 pub mod http_server;
+pub mod prism;
+pub mod tls_server;
 
 use std::path::PathBuf;
 use std::process::Command;
