@@ -14,6 +14,7 @@ const BUILTINS: &[(&str, &str)] = &[
     ("rest", "trellis_rest.wasm"),
     ("llm", "trellis_llm.wasm"),
     ("openapi", "trellis_openapi.wasm"),
+    ("google-sheets", "trellis_google_sheets.wasm"),
 ];
 
 const TARGET: &str = "wasm32-wasip2";
