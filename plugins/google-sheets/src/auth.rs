@@ -16,6 +16,7 @@ use trellis_connector_sdk::http::{Request, Response};
 use trellis_connector_sdk::{json, kv, serde_json, Error};
 
 use crate::a1::encode;
+use crate::api::denied_hint;
 use crate::config::{Config, Credentials, OAuthClient, ServiceAccount, SCOPE};
 
 /// Lifetime of a signed JWT; Google accepts at most one hour.
@@ -102,7 +103,8 @@ pub(crate) fn new_token(config: &Config) -> Result<Token, Error> {
         .header("content-type", "application/x-www-form-urlencoded")
         .header("accept", "application/json")
         .body(form.into_bytes())
-        .send()?;
+        .send()
+        .map_err(denied_hint)?;
     let token = parse_token_response(&response)?;
 
     let issued = now()?;

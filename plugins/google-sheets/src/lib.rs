@@ -77,11 +77,9 @@ impl Connector for GoogleSheets {
 
     fn test_connection(config: Json) -> Result<(), Error> {
         let config = Config::from_json(&config)?;
-        let token = auth::new_token(&config)
-            .map_err(api::denied_hint)
-            .map_err(|error| {
-                connection_failure(error, &format!("the token endpoint {}", config.token_url))
-            })?;
+        let token = auth::new_token(&config).map_err(|error| {
+            connection_failure(error, &format!("the token endpoint {}", config.token_url))
+        })?;
 
         let (url, authorized) = match &config.spreadsheet_id {
             Some(id) => (
