@@ -6,9 +6,10 @@
 
 /// The largest column Google Sheets has, `ZZZ`.
 const MAX_COLUMN: u32 = 18_278;
-/// The largest row Google Sheets has: a spreadsheet holds at most 10 million cells.
+/// The largest row Google Sheets has, since a spreadsheet contains at most 10 million cells.
 const MAX_ROW: u32 = 10_000_000;
-/// Characters of a range kept in the validation limit; Google's own limit is not documented.
+/// The longest range accepted, in characters.
+// NOTE: Google documents no limit for a range. This one keeps URLs and messages short.
 const MAX_RANGE_CHARS: usize = 1_000;
 
 /// A validated range.
@@ -26,15 +27,15 @@ pub(crate) struct Cells {
     pub end: Option<Cell>,
 }
 
-/// One end of a cell range; a column, a row, or both. Both are 1-based.
+/// One end of a cell range: a column, a row, or both, each 1-based.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) struct Cell {
     pub column: Option<u32>,
     pub row: Option<u32>,
 }
 
-/// Parses and checks a range in A1 notation. The error says what is wrong, for a message that
-/// names the field.
+/// Parses and checks a range in A1 notation. The error describes what is wrong, and the caller
+/// adds the field name.
 pub(crate) fn parse(text: &str) -> Result<Range, String> {
     if text.trim().is_empty() {
         return Err("the range is empty".into());
@@ -49,8 +50,10 @@ pub(crate) fn parse(text: &str) -> Result<Range, String> {
     }
 
     if let Some(rest) = text.strip_prefix('\'') {
-        let end = closing_quote(rest)
-            .ok_or("the sheet name opens a quote `'` that is not closed; write `''` for a quote inside the name")?;
+        let end = closing_quote(rest).ok_or(
+            "the sheet name opens a quote `'` that is not closed; write `''` for a quote inside \
+             the name",
+        )?;
         let name = &rest[..end];
         if name.is_empty() {
             return Err("the quoted sheet name is empty".into());

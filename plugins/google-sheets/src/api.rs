@@ -13,7 +13,8 @@ use crate::config::Config;
 /// Characters of a response body kept in an error message when it is not Google's error shape.
 const ERROR_BODY_CHARS: usize = 4_000;
 
-/// Google's error body: `{"error": {"code": 403, "message": "...", "status": "PERMISSION_DENIED"}}`.
+/// Google's error body, such as
+/// `{"error": {"code": 403, "message": "...", "status": "PERMISSION_DENIED"}}`.
 #[derive(Deserialize)]
 struct GoogleError {
     error: GoogleErrorBody,
@@ -56,6 +57,8 @@ impl<'a> Client<'a> {
 
     /// Sends a request and returns the response whatever its status. A 401 to a token that
     /// this call did not fetch drops that token and sends the request once more with a new one.
+    // NOTE: 429 (Google's per-minute quota) and 5xx responses are returned as errors without a
+    // retry, so the caller decides whether to run the action again.
     pub fn send_raw(
         &self,
         method: &str,

@@ -276,8 +276,10 @@ mod tests {
 
     #[test]
     fn key_file_as_text_or_object() {
-        let key = json!({ "type": "service_account", "client_email": "bot@p.iam.gserviceaccount.com",
-                          "private_key": KEY, "private_key_id": "abc" });
+        let key = json!({
+            "type": "service_account", "client_email": "bot@p.iam.gserviceaccount.com",
+            "private_key": KEY, "private_key_id": "abc"
+        });
 
         for given in [key.clone(), Value::String(key.to_string())] {
             let parsed = config(with(urls(), json!({ "service_account_key": given }))).unwrap();

@@ -113,7 +113,10 @@ pub(crate) fn append_rows() -> Value {
                 "items": {
                     "oneOf": [
                         { "type": "object", "description": "Cells keyed by header name" },
-                        { "type": "array", "items": { "type": ["string", "number", "boolean", "null"] } }
+                        {
+                            "type": "array",
+                            "items": { "type": ["string", "number", "boolean", "null"] }
+                        }
                     ]
                 }
             },
@@ -169,7 +172,9 @@ pub(crate) fn create_sheet() -> Value {
         "properties": {
             "spreadsheet_id": spreadsheet_id(),
             "title": { "type": "string", "minLength": 1 },
-            "index": { "type": "integer", "minimum": 0, "description": "Position among the sheets" },
+            "index": {
+                "type": "integer", "minimum": 0, "description": "Position among the sheets"
+            },
             "row_count": { "type": "integer", "minimum": 1 },
             "column_count": { "type": "integer", "minimum": 1 },
             "headers": {

@@ -19,8 +19,8 @@ fn cell_text(cell: &Value) -> String {
     }
 }
 
-/// Names the columns of a read range: the header cell's text, or the column's letters where
-/// the header cell is blank or the column lies past the header. `first_column` is the 1-based
+/// Names the columns of a read range: the header cell's trimmed text, or the column's letters
+/// where the header cell is blank or the column lies past the header. `first_column` is the 1-based
 /// column where the range starts.
 pub(crate) fn column_names(
     header: &[Value],
@@ -32,7 +32,8 @@ pub(crate) fn column_names(
     let mut seen = BTreeSet::new();
     for index in 0..width.max(header.len()) {
         let text = header.get(index).map(cell_text).unwrap_or_default();
-        let name = if text.trim().is_empty() {
+        let text = text.trim().to_string();
+        let name = if text.is_empty() {
             column_letters(first_column + index as u32)
         } else {
             text
@@ -178,7 +179,7 @@ mod tests {
 
     #[test]
     fn blank_and_extra_columns_named_by_letter() {
-        let header = [json!("species"), json!(""), json!(2024)];
+        let header = [json!(" species "), json!(" "), json!(2024)];
 
         let columns = column_names(&header, 4, 2, "Sheet1!B1:E9").unwrap();
 

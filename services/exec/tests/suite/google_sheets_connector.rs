@@ -407,7 +407,10 @@ fn check_assertion(
         return Err(invalid("Invalid JWT: iat and exp are required"));
     };
     if iat > now() + 60 || iat + 300 < now() || exp <= iat || exp - iat > 3600 {
-        return Err(invalid("Invalid JWT: Token must be a short-lived token (60 minutes) and in a reasonable timeframe."));
+        return Err(invalid(
+            "Invalid JWT: Token must be a short-lived token (60 minutes) and in a reasonable \
+             timeframe.",
+        ));
     }
     Ok(())
 }
@@ -474,7 +477,8 @@ async fn sheets(request: HttpRequest, body: web::Bytes, state: Shared) -> HttpRe
         return google_error(
             401,
             "UNAUTHENTICATED",
-            "Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other valid authentication credential.",
+            "Request had invalid authentication credentials. Expected OAuth 2 access token, \
+             login cookie or other valid authentication credential.",
         );
     }
     let Some(rest) = raw_path.strip_prefix("/v4/spreadsheets/") else {
@@ -563,7 +567,8 @@ fn add_sheet(id: &str, sheets: &mut Vec<Sheet>, body: &Value, sheet_id: i64) -> 
     let title = properties["title"].as_str().unwrap_or_default().to_string();
     if sheets.iter().any(|sheet| sheet.title == title) {
         return Err(bad_request(&format!(
-            "Invalid requests[0].addSheet: A sheet with the name \"{title}\" already exists. Please enter another name."
+            "Invalid requests[0].addSheet: A sheet with the name \"{title}\" already exists. \
+             Please enter another name."
         )));
     }
     let mut sheet = Sheet::new(sheet_id, &title);
@@ -639,7 +644,8 @@ fn write(id: &str, sheets: &mut [Sheet], bounds: Bounds, values: &[Value], input
         .unwrap_or(0);
     if height > bounds.bottom - bounds.top + 1 || width > bounds.right - bounds.left + 1 {
         return Err(bad_request(&format!(
-            "Requested writing within range [{}], but tried writing {height} rows of {width} columns",
+            "Requested writing within range [{}], but tried writing {height} rows of {width} \
+             columns",
             a1(sheets, bounds)
         )));
     }
@@ -673,8 +679,13 @@ fn write(id: &str, sheets: &mut [Sheet], bounds: Bounds, values: &[Value], input
 fn input_option(query_or_body: Option<&str>) -> Result<String, HttpResponse> {
     match query_or_body {
         Some(option @ ("RAW" | "USER_ENTERED")) => Ok(option.to_string()),
-        Some(other) => Err(bad_request(&format!("Invalid value at 'value_input_option' (type.googleapis.com/google.apps.sheets.v4.ValueInputOption), \"{other}\""))),
-        None => Err(bad_request("'valueInputOption' is required but not specified")),
+        Some(other) => Err(bad_request(&format!(
+            "Invalid value at 'value_input_option' \
+             (type.googleapis.com/google.apps.sheets.v4.ValueInputOption), \"{other}\""
+        ))),
+        None => Err(bad_request(
+            "'valueInputOption' is required but not specified",
+        )),
     }
 }
 
@@ -726,12 +737,10 @@ fn values_append(
     let sheet = &mut sheets[bounds.sheet];
     // The table is the run of rows from the range's top that has a value in its columns.
     let last_filled = (bounds.top..sheet.rows.len())
-        .filter(|&row| (bounds.left..=bounds.right).any(|column| !sheet.is_blank(row, column)))
-        .last();
+        .rfind(|&row| (bounds.left..=bounds.right).any(|column| !sheet.is_blank(row, column)));
     let at = last_filled.map_or(bounds.top, |row| row + 1);
     let table_right = (bounds.left..=bounds.right)
-        .filter(|&column| (bounds.top..sheet.rows.len()).any(|row| !sheet.is_blank(row, column)))
-        .last();
+        .rfind(|&column| (bounds.top..sheet.rows.len()).any(|row| !sheet.is_blank(row, column)));
     if insert == "INSERT_ROWS" && at < sheet.rows.len() {
         for _ in 0..values.len() {
             sheet.rows.insert(at, Vec::new());
@@ -1408,7 +1417,8 @@ async fn create_sheet_then_list_and_append() {
         .execute(
             &config,
             "append-rows",
-            json!({ "range": "'Q1 ''field'' data'", "rows": [{ "count": 12, "date": "2024-01-05" }] }),
+            json!({ "range": "'Q1 ''field'' data'",
+                    "rows": [{ "count": 12, "date": "2024-01-05" }] }),
         )
         .await
         .unwrap();
@@ -1532,7 +1542,8 @@ async fn spreadsheet_url_accepted_as_id() {
         .execute(
             &api.service_account(),
             "list-sheets",
-            json!({ "spreadsheet_id": format!("https://docs.google.com/spreadsheets/d/{SPREADSHEET}/edit#gid=0") }),
+            json!({ "spreadsheet_id":
+                format!("https://docs.google.com/spreadsheets/d/{SPREADSHEET}/edit#gid=0") }),
         )
         .await
         .unwrap();
@@ -1570,7 +1581,11 @@ async fn google_errors_pass_through() {
 
     let (status, message) = upstream(bad_range);
     assert_eq!(status, Some(400));
-    assert_eq!(message, "the Google Sheets API returned 400 INVALID_ARGUMENT: Unable to parse range: Walruses!A1:B2");
+    assert_eq!(
+        message,
+        "the Google Sheets API returned 400 INVALID_ARGUMENT: Unable to parse range: \
+         Walruses!A1:B2"
+    );
     let (status, message) = upstream(forbidden);
     assert_eq!(status, Some(403));
     assert_eq!(
@@ -1820,7 +1835,8 @@ async fn token_endpoint_errors_are_authentication_failures() {
     assert_eq!(status, Some(400));
     assert_eq!(
         message,
-        "authentication failed: the token endpoint returned 400: invalid_grant: Invalid JWT Signature."
+        "authentication failed: the token endpoint returned 400: invalid_grant: \
+         Invalid JWT Signature."
     );
     let (status, message) = upstream(bad_client);
     assert_eq!(status, Some(401));
