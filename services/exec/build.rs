@@ -16,6 +16,7 @@ const BUILTINS: &[(&str, &str)] = &[
     ("openapi", "trellis_openapi.wasm"),
     ("ml", "trellis_ml.wasm"),
     ("slack", "trellis_slack.wasm"),
+    ("google-sheets", "trellis_google_sheets.wasm"),
 ];
 
 const TARGET: &str = "wasm32-wasip2";

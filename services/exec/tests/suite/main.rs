@@ -2,6 +2,7 @@
 
 mod support;
 
+mod google_sheets_connector;
 mod kv;
 mod llm_connector;
 mod load;
