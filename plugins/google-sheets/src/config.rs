@@ -55,8 +55,8 @@ pub(crate) struct OAuthClient {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawConfig {
-    base_url: String,
-    token_url: String,
+    base_url: Option<String>,
+    token_url: Option<String>,
     service_account_key: Option<Value>,
     subject: Option<String>,
     client_id: Option<String>,
@@ -88,13 +88,15 @@ fn non_empty(value: Option<String>) -> Option<String> {
 impl Config {
     pub fn from_json(config: &Json) -> Result<Self, Error> {
         let raw: RawConfig = config.parse()?;
-        let root = checked_url("base_url", &raw.base_url, DEFAULT_BASE_URL)?;
+        let base_url = non_empty(raw.base_url).unwrap_or_else(|| DEFAULT_BASE_URL.into());
+        let root = checked_url("base_url", &base_url, DEFAULT_BASE_URL)?;
         let root = root.trim_end_matches('/');
         let root = root
             .strip_suffix("/v4")
             .unwrap_or(root)
             .trim_end_matches('/');
-        let token_url = checked_url("token_url", &raw.token_url, DEFAULT_TOKEN_URL)?;
+        let token_url = non_empty(raw.token_url).unwrap_or_else(|| DEFAULT_TOKEN_URL.into());
+        let token_url = checked_url("token_url", &token_url, DEFAULT_TOKEN_URL)?;
 
         let oauth_fields = [
             ("client_id", &raw.client_id),
@@ -336,6 +338,16 @@ mod tests {
             matches!(error, Error::InvalidConfig(ref m) if m.contains("service_account_key")),
             "{error}"
         );
+    }
+
+    #[test]
+    fn missing_urls_default_to_google() {
+        let value = json!({ "access_token": "token", "client_id": "id", "client_secret": "secret",
+                            "refresh_token": "refresh" });
+
+        let config = config(value).unwrap();
+
+        assert_eq!(config.token_url, DEFAULT_TOKEN_URL);
     }
 
     #[test]

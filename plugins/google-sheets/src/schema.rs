@@ -10,7 +10,6 @@ use crate::operations::{
 pub(crate) fn config() -> Value {
     json!({
         "type": "object",
-        "required": ["base_url", "token_url"],
         "additionalProperties": false,
         "properties": {
             "base_url": {
