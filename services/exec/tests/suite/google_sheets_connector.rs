@@ -13,12 +13,11 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::{json, Value};
-use trellis_exec::host::network::{InternalHost, NetworkPolicy};
+use trellis_exec::host::network::InternalHost;
 use trellis_exec::registry::BUILTIN_COMPONENTS;
-use trellis_exec::{CallContext, CallRequest, LoadedPlugin, RunError, Runtime};
-use uuid::Uuid;
+use trellis_exec::RunError;
 
-use crate::support::runtime;
+use crate::support::builtin::{invalid_input, upstream, BuiltinHarness};
 
 /// The test service account's private key (PKCS #8), a test-only key.
 const TEST_KEY: &str = include_str!("../data/google-sheets/service-account-key.pem");
@@ -980,79 +979,10 @@ fn service_account_config(url: &str, private_key: &str) -> Value {
 // ---------------------------------------------------------------------------------------------
 // The harness.
 
-struct Harness {
-    runtime: Runtime,
-    plugin: Arc<LoadedPlugin>,
-    workspace_id: Uuid,
-    internal: Vec<InternalHost>,
-}
-
-impl Harness {
-    async fn new(port: u16) -> Self {
-        let runtime = runtime();
-        let (_, bytes) = BUILTIN_COMPONENTS
-            .iter()
-            .find(|(name, _)| *name == "google-sheets")
-            .expect("the google-sheets connector is a built-in");
-        let plugin = runtime.load(Arc::new(bytes.to_vec())).await.unwrap();
-        Harness {
-            runtime,
-            plugin,
-            workspace_id: Uuid::new_v4(),
-            internal: vec![InternalHost::parse(&format!("127.0.0.1:{port}")).unwrap()],
-        }
-    }
-
-    fn call(&self, config: &Value) -> CallContext {
-        let mut call = CallContext::new(self.workspace_id, "builtin:google-sheets");
-        call.network = NetworkPolicy::from_config(
-            &self.plugin.manifest.base_url_fields,
-            config,
-            &self.internal,
-        );
-        call
-    }
-
-    async fn execute(
-        &self,
-        config: &Value,
-        operation: &str,
-        input: Value,
-    ) -> Result<Value, RunError> {
-        let request = CallRequest::Execute {
-            config: config.clone(),
-            operation: operation.into(),
-            input,
-        };
-        self.runtime
-            .call(&self.plugin, self.call(config), &request)
-            .await
-            .result
-    }
-
-    async fn test_connection(&self, config: &Value) -> Result<Value, RunError> {
-        let request = CallRequest::TestConnection {
-            config: config.clone(),
-        };
-        self.runtime
-            .call(&self.plugin, self.call(config), &request)
-            .await
-            .result
-    }
-}
-
-fn upstream(result: Result<Value, RunError>) -> (Option<u16>, String) {
-    match result {
-        Err(RunError::Upstream { status, message }) => (status, message),
-        other => panic!("expected an upstream error, got {other:?}"),
-    }
-}
-
-fn invalid_input(result: Result<Value, RunError>) -> String {
-    match result {
-        Err(RunError::InvalidInput { message }) => message,
-        other => panic!("expected an invalid-input error, got {other:?}"),
-    }
+/// Loads the connector; its calls may reach the test server on `port`.
+async fn harness(port: u16) -> BuiltinHarness {
+    let internal = vec![InternalHost::parse(&format!("127.0.0.1:{port}")).unwrap()];
+    BuiltinHarness::new("google-sheets", internal).await
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1068,7 +998,7 @@ fn google_sheets_is_listed_as_builtin() {
 #[tokio::test]
 async fn manifest_marks_secrets_and_read_only() {
     let api = Api::start().await;
-    let harness = Harness::new(api.port).await;
+    let harness = harness(api.port).await;
     let manifest = &harness.plugin.manifest;
     let read_only: HashMap<&str, bool> = manifest
         .operations
@@ -1116,7 +1046,7 @@ async fn manifest_marks_secrets_and_read_only() {
 #[tokio::test]
 async fn read_range_returns_header_objects() {
     let api = Api::start().await;
-    let harness = Harness::new(api.port).await;
+    let harness = harness(api.port).await;
 
     let output = harness
         .execute(
@@ -1153,7 +1083,7 @@ async fn read_range_returns_header_objects() {
 #[tokio::test]
 async fn read_range_raw_rows_unformatted() {
     let api = Api::start().await;
-    let harness = Harness::new(api.port).await;
+    let harness = harness(api.port).await;
 
     let output = harness
         .execute(
@@ -1179,7 +1109,7 @@ async fn read_range_raw_rows_unformatted() {
 #[tokio::test]
 async fn quoted_sheet_name_percent_encoded() {
     let api = Api::start().await;
-    let harness = Harness::new(api.port).await;
+    let harness = harness(api.port).await;
     let config = api.service_account();
 
     harness
@@ -1210,7 +1140,7 @@ async fn quoted_sheet_name_percent_encoded() {
 #[tokio::test]
 async fn append_places_objects_by_header() {
     let api = Api::start().await;
-    let harness = Harness::new(api.port).await;
+    let harness = harness(api.port).await;
     let config = api.service_account();
 
     let output = harness
@@ -1264,7 +1194,7 @@ async fn append_places_objects_by_header() {
 #[tokio::test]
 async fn append_unknown_columns_named() {
     let api = Api::start().await;
-    let harness = Harness::new(api.port).await;
+    let harness = harness(api.port).await;
 
     let result = harness
         .execute(
@@ -1296,7 +1226,7 @@ async fn append_unknown_columns_named() {
 #[tokio::test]
 async fn append_raw_rows_user_entered_overwrite() {
     let api = Api::start().await;
-    let harness = Harness::new(api.port).await;
+    let harness = harness(api.port).await;
     let config = api.service_account();
 
     let output = harness
@@ -1323,7 +1253,7 @@ async fn append_raw_rows_user_entered_overwrite() {
 #[tokio::test]
 async fn append_to_empty_header_rejected() {
     let api = Api::start().await;
-    let harness = Harness::new(api.port).await;
+    let harness = harness(api.port).await;
 
     let result = harness
         .execute(
@@ -1343,7 +1273,7 @@ async fn append_to_empty_header_rejected() {
 #[tokio::test]
 async fn update_then_clear_range() {
     let api = Api::start().await;
-    let harness = Harness::new(api.port).await;
+    let harness = harness(api.port).await;
     let config = api.service_account();
 
     let updated = harness
@@ -1397,7 +1327,7 @@ async fn update_then_clear_range() {
 #[tokio::test]
 async fn create_sheet_then_list_and_append() {
     let api = Api::start().await;
-    let harness = Harness::new(api.port).await;
+    let harness = harness(api.port).await;
     let config = api.service_account();
 
     let created = harness
@@ -1460,7 +1390,7 @@ async fn create_sheet_then_list_and_append() {
 #[tokio::test]
 async fn batch_update_writes_every_range() {
     let api = Api::start().await;
-    let harness = Harness::new(api.port).await;
+    let harness = harness(api.port).await;
     let config = api.service_account();
 
     let output = harness
@@ -1498,7 +1428,7 @@ async fn batch_update_writes_every_range() {
 #[tokio::test]
 async fn invalid_range_and_id_rejected_before_request() {
     let api = Api::start().await;
-    let harness = Harness::new(api.port).await;
+    let harness = harness(api.port).await;
     let config = api.service_account();
 
     let unquoted = harness
@@ -1536,7 +1466,7 @@ async fn invalid_range_and_id_rejected_before_request() {
 #[tokio::test]
 async fn spreadsheet_url_accepted_as_id() {
     let api = Api::start().await;
-    let harness = Harness::new(api.port).await;
+    let harness = harness(api.port).await;
 
     let output = harness
         .execute(
@@ -1562,7 +1492,7 @@ async fn spreadsheet_url_accepted_as_id() {
 #[tokio::test]
 async fn google_errors_pass_through() {
     let api = Api::start().await;
-    let harness = Harness::new(api.port).await;
+    let harness = harness(api.port).await;
     let config = api.service_account();
 
     let bad_range = harness
@@ -1603,7 +1533,7 @@ async fn google_errors_pass_through() {
 #[tokio::test]
 async fn service_account_jwt_signed_and_token_cached() {
     let api = Api::start().await;
-    let harness = Harness::new(api.port).await;
+    let harness = harness(api.port).await;
     let config = api.service_account();
 
     harness
@@ -1656,7 +1586,7 @@ async fn service_account_jwt_signed_and_token_cached() {
 #[tokio::test]
 async fn subject_sent_as_jwt_sub() {
     let api = Api::start().await;
-    let harness = Harness::new(api.port).await;
+    let harness = harness(api.port).await;
     let mut config = api.service_account();
     config["subject"] = json!("analyst@example.com");
 
@@ -1672,7 +1602,7 @@ async fn subject_sent_as_jwt_sub() {
 #[tokio::test]
 async fn token_fetched_again_after_expiry() {
     let api = Api::start().await;
-    let harness = Harness::new(api.port).await;
+    let harness = harness(api.port).await;
     let config = api.service_account();
     // A 6-second token is replaced halfway through its life, so after 3 seconds.
     api.set_expires_in(6);
@@ -1705,7 +1635,7 @@ async fn token_fetched_again_after_expiry() {
 #[tokio::test]
 async fn rejected_token_replaced_once() {
     let api = Api::start().await;
-    let harness = Harness::new(api.port).await;
+    let harness = harness(api.port).await;
     let config = api.service_account();
 
     harness
@@ -1741,7 +1671,7 @@ async fn rejected_token_replaced_once() {
 #[tokio::test]
 async fn oauth_refresh_token_grant_cached() {
     let api = Api::start().await;
-    let harness = Harness::new(api.port).await;
+    let harness = harness(api.port).await;
     let config = api.oauth(None);
 
     harness
@@ -1768,7 +1698,7 @@ async fn oauth_refresh_token_grant_cached() {
 #[tokio::test]
 async fn oauth_access_token_refreshed_on_401() {
     let api = Api::start().await;
-    let harness = Harness::new(api.port).await;
+    let harness = harness(api.port).await;
     api.accept_token("ya29.given-by-user");
     let config = api.oauth(Some("ya29.given-by-user"));
 
@@ -1816,7 +1746,7 @@ async fn oauth_access_token_refreshed_on_401() {
 #[tokio::test]
 async fn token_endpoint_errors_are_authentication_failures() {
     let api = Api::start().await;
-    let harness = Harness::new(api.port).await;
+    let harness = harness(api.port).await;
     let mut wrong_secret = api.oauth(None);
     wrong_secret["client_secret"] = json!("not-the-secret");
 
@@ -1850,7 +1780,7 @@ async fn token_endpoint_errors_are_authentication_failures() {
 #[tokio::test]
 async fn malformed_key_is_invalid_config() {
     let api = Api::start().await;
-    let harness = Harness::new(api.port).await;
+    let harness = harness(api.port).await;
     let mut config = api.service_account();
     config["service_account_key"] = json!("{\"type\": \"service_account\"");
 
@@ -1869,7 +1799,7 @@ async fn malformed_key_is_invalid_config() {
 #[tokio::test]
 async fn connection_test_names_failed_step() {
     let api = Api::start().await;
-    let harness = Harness::new(api.port).await;
+    let harness = harness(api.port).await;
     let mut without_spreadsheet = api.service_account();
     without_spreadsheet
         .as_object_mut()
@@ -1931,7 +1861,7 @@ async fn connection_test_names_connect_step() {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         listener.local_addr().unwrap().port()
     };
-    let harness = Harness::new(refused).await;
+    let harness = harness(refused).await;
     let config = service_account_config(&format!("http://127.0.0.1:{refused}"), TEST_KEY);
 
     let result = harness.test_connection(&config).await;
@@ -1949,7 +1879,7 @@ async fn connection_test_names_connect_step() {
 #[tokio::test]
 async fn connection_test_names_tls_step() {
     let port = start_tls_listener().await;
-    let harness = Harness::new(port).await;
+    let harness = harness(port).await;
     let api = Api::start().await;
     let mut config = api.service_account();
     config["token_url"] = json!(format!("https://127.0.0.1:{port}/token"));
@@ -1966,7 +1896,7 @@ async fn connection_test_names_tls_step() {
 #[tokio::test]
 async fn loopback_denied_unless_allowed() {
     let api = Api::start().await;
-    let mut harness = Harness::new(api.port).await;
+    let mut harness = harness(api.port).await;
     // No workspace admin allowed the loopback server, so the host refuses it.
     harness.internal.clear();
 

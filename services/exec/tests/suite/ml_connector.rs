@@ -19,10 +19,8 @@ use reqwest::Url;
 use serde_json::{json, Map, Value};
 use trellis_exec::host::network::{InternalHost, NetworkPolicy, Origin};
 use trellis_exec::registry::BUILTIN_COMPONENTS;
-use trellis_exec::{CallContext, CallRequest, LoadedPlugin, RunError, Runtime};
-use uuid::Uuid;
 
-use crate::support::runtime;
+use crate::support::builtin::{invalid_input, upstream, BuiltinHarness};
 
 /// An MLServer on free loopback ports serving the `iris` model, stopped when the last test
 /// that uses it drops it.
@@ -311,86 +309,13 @@ impl Api {
     }
 }
 
-struct Harness {
-    runtime: Runtime,
-    plugin: Arc<LoadedPlugin>,
-    workspace_id: Uuid,
-    internal: Vec<InternalHost>,
-}
-
-impl Harness {
-    /// Loads the connector with the loopback ports it may reach.
-    async fn new(ports: &[u16]) -> Self {
-        let runtime = runtime();
-        let (_, bytes) = BUILTIN_COMPONENTS
-            .iter()
-            .find(|(name, _)| *name == "ml")
-            .expect("the ml connector is a built-in");
-        let plugin = runtime.load(Arc::new(bytes.to_vec())).await.unwrap();
-        let internal = ports
-            .iter()
-            .map(|port| InternalHost::parse(&format!("127.0.0.1:{port}")).unwrap())
-            .collect();
-        Harness {
-            runtime,
-            plugin,
-            workspace_id: Uuid::new_v4(),
-            internal,
-        }
-    }
-
-    fn call(&self, config: &Value) -> CallContext {
-        let mut call = CallContext::new(self.workspace_id, "builtin:ml");
-        call.network = NetworkPolicy::from_config_with_defaults(
-            &self.plugin.manifest.base_url_fields,
-            &self.plugin.manifest.config_schema,
-            config,
-            &self.internal,
-        );
-        call
-    }
-
-    async fn execute(
-        &self,
-        config: &Value,
-        operation: &str,
-        input: Value,
-    ) -> Result<Value, RunError> {
-        let request = CallRequest::Execute {
-            config: config.clone(),
-            operation: operation.into(),
-            input,
-        };
-        self.runtime
-            .call(&self.plugin, self.call(config), &request)
-            .await
-            .result
-    }
-
-    async fn test_connection(&self, config: &Value) -> Result<Value, RunError> {
-        let request = CallRequest::TestConnection {
-            config: config.clone(),
-        };
-        self.runtime
-            .call(&self.plugin, self.call(config), &request)
-            .await
-            .result
-    }
-}
-
-/// Returns the status and message of an upstream error, and panics on any other result.
-fn upstream(result: Result<Value, RunError>) -> (Option<u16>, String) {
-    match result {
-        Err(RunError::Upstream { status, message }) => (status, message),
-        other => panic!("expected an upstream error, got {other:?}"),
-    }
-}
-
-fn invalid_input(result: Result<Value, RunError>) -> String {
-    match result {
-        Err(RunError::InvalidInput { message }) => message,
-        other => panic!("expected invalid input, got {other:?}"),
-    }
+/// Loads the connector with the loopback ports it may reach.
+async fn harness(ports: &[u16]) -> BuiltinHarness {
+    let internal = ports
+        .iter()
+        .map(|port| InternalHost::parse(&format!("127.0.0.1:{port}")).unwrap())
+        .collect();
+    BuiltinHarness::new("ml", internal).await
 }
 
 fn closed_port() -> u16 {
@@ -429,7 +354,7 @@ fn ml_is_listed_as_builtin() {
 
 #[tokio::test]
 async fn manifest_marks_secrets_and_base_urls() {
-    let harness = Harness::new(&[]).await;
+    let harness = harness(&[]).await;
     let manifest = &harness.plugin.manifest;
     let operations: Vec<(&str, bool)> = manifest
         .operations
@@ -448,7 +373,7 @@ async fn manifest_marks_secrets_and_base_urls() {
 
 #[tokio::test]
 async fn huggingface_default_url_is_allowed() {
-    let harness = Harness::new(&[]).await;
+    let harness = harness(&[]).await;
     let manifest = &harness.plugin.manifest;
     let origin = |url: &str| Origin::of(&Url::parse(url).unwrap()).unwrap();
 
@@ -466,7 +391,7 @@ async fn huggingface_default_url_is_allowed() {
 #[tokio::test]
 async fn mlserver_predicts_tensors() {
     let Some(server) = mlserver() else { return };
-    let harness = Harness::new(&[server.port]).await;
+    let harness = harness(&[server.port]).await;
 
     let output = harness
         .execute(
@@ -491,7 +416,7 @@ async fn mlserver_predicts_tensors() {
 #[tokio::test]
 async fn mlserver_predicts_records() {
     let Some(server) = mlserver() else { return };
-    let harness = Harness::new(&[server.port]).await;
+    let harness = harness(&[server.port]).await;
     let config = json!({ "base_url": server.url(), "model": "iris", "model_version": "v1" });
     let columns = ["sepal_length", "sepal_width", "petal_length", "petal_width"];
 
@@ -532,7 +457,7 @@ async fn mlserver_predicts_records() {
 #[tokio::test]
 async fn mlserver_metadata_and_ready() {
     let Some(server) = mlserver() else { return };
-    let harness = Harness::new(&[server.port]).await;
+    let harness = harness(&[server.port]).await;
     let config = oip(&server.url());
 
     let metadata = harness
@@ -562,7 +487,7 @@ async fn mlserver_metadata_and_ready() {
 #[tokio::test]
 async fn mlserver_unknown_model_is_404() {
     let Some(server) = mlserver() else { return };
-    let harness = Harness::new(&[server.port]).await;
+    let harness = harness(&[server.port]).await;
     let config = oip(&server.url());
     let tensor = json!([{ "name": "predict", "shape": [1, 4], "datatype": "FP64",
                           "data": [5.1, 3.5, 1.4, 0.2] }]);
@@ -612,7 +537,7 @@ async fn mlserver_unknown_model_is_404() {
 #[tokio::test]
 async fn mlserver_error_body_passed_through() {
     let Some(server) = mlserver() else { return };
-    let harness = Harness::new(&[server.port]).await;
+    let harness = harness(&[server.port]).await;
 
     let result = harness
         .execute(
@@ -636,7 +561,7 @@ async fn mlserver_error_body_passed_through() {
 #[tokio::test]
 async fn mlserver_metadata_mismatch_rejected() {
     let Some(server) = mlserver() else { return };
-    let harness = Harness::new(&[server.port]).await;
+    let harness = harness(&[server.port]).await;
     let config = json!({ "base_url": server.url(), "model": "iris" });
     let tensor = |name: &str, datatype: &str, shape: Value, data: Value| json!({ "inputs": [{ "name": name, "shape": shape, "datatype": datatype, "data": data }] });
 
@@ -690,7 +615,7 @@ async fn mlserver_metadata_mismatch_rejected() {
 async fn mlserver_connection_test() {
     let Some(server) = mlserver() else { return };
     let refused = closed_port();
-    let harness = Harness::new(&[server.port, refused]).await;
+    let harness = harness(&[server.port, refused]).await;
 
     let plain = harness.test_connection(&oip(&server.url())).await;
     let with_model = harness
@@ -719,7 +644,7 @@ async fn mlserver_connection_test() {
 #[tokio::test]
 async fn local_checks_send_nothing() {
     let api = Api::start().await;
-    let harness = Harness::new(&[api.port]).await;
+    let harness = harness(&[api.port]).await;
     let config = json!({ "base_url": api.url(), "model": "iris" });
     let cases = [
         (
@@ -754,7 +679,7 @@ async fn local_checks_send_nothing() {
 #[tokio::test]
 async fn metadata_mismatch_sends_no_inference() {
     let api = Api::start().await;
-    let harness = Harness::new(&[api.port]).await;
+    let harness = harness(&[api.port]).await;
     let config = json!({ "base_url": api.url(), "model": "iris" });
 
     let result = harness
@@ -801,7 +726,7 @@ async fn metadata_mismatch_sends_no_inference() {
 #[tokio::test]
 async fn oip_rejected_token_is_401() {
     let api = Api::start().await;
-    let harness = Harness::new(&[api.port]).await;
+    let harness = harness(&[api.port]).await;
     let config = json!({
         "base_url": api.url(), "model": "iris", "check_metadata": false,
         "auth_type": "bearer", "bearer_token": "wrong"
@@ -830,7 +755,7 @@ async fn oip_rejected_token_is_401() {
 #[tokio::test]
 async fn huggingface_text_classification() {
     let api = Api::start().await;
-    let harness = Harness::new(&[api.port]).await;
+    let harness = harness(&[api.port]).await;
 
     let output = harness
         .execute(
@@ -864,7 +789,7 @@ async fn huggingface_text_classification() {
 #[tokio::test]
 async fn huggingface_feature_extraction_pipeline() {
     let api = Api::start().await;
-    let harness = Harness::new(&[api.port]).await;
+    let harness = harness(&[api.port]).await;
     let model = "sentence-transformers/all-MiniLM-L6-v2";
 
     let output = harness
@@ -886,7 +811,7 @@ async fn huggingface_feature_extraction_pipeline() {
 #[tokio::test]
 async fn huggingface_waits_for_loading_model() {
     let api = Api::start().await;
-    let harness = Harness::new(&[api.port]).await;
+    let harness = harness(&[api.port]).await;
     api.script(
         503,
         json!({ "error": format!("Model {SST2} is currently loading"), "estimated_time": 0.5 }),
@@ -914,7 +839,7 @@ async fn huggingface_waits_for_loading_model() {
 #[tokio::test]
 async fn huggingface_loading_past_budget() {
     let api = Api::start().await;
-    let harness = Harness::new(&[api.port]).await;
+    let harness = harness(&[api.port]).await;
     api.script(
         503,
         json!({ "error": format!("Model {SST2} is currently loading"), "estimated_time": 120.0 }),
@@ -941,7 +866,7 @@ async fn huggingface_loading_past_budget() {
 #[tokio::test]
 async fn huggingface_errors_carry_status() {
     let api = Api::start().await;
-    let harness = Harness::new(&[api.port]).await;
+    let harness = harness(&[api.port]).await;
     let mut wrong_token = huggingface(&api);
     wrong_token["bearer_token"] = json!("hf_wrong");
 
@@ -988,7 +913,7 @@ async fn huggingface_errors_carry_status() {
 #[tokio::test]
 async fn huggingface_metadata_and_ready() {
     let api = Api::start().await;
-    let harness = Harness::new(&[api.port]).await;
+    let harness = harness(&[api.port]).await;
     let mut config = huggingface(&api);
     config["model"] = json!(SST2);
 
@@ -1011,7 +936,7 @@ async fn huggingface_metadata_and_ready() {
 async fn huggingface_connection_test() {
     let api = Api::start().await;
     let refused = closed_port();
-    let harness = Harness::new(&[api.port, refused]).await;
+    let harness = harness(&[api.port, refused]).await;
     let mut config = huggingface(&api);
     config["model"] = json!(SST2);
     let mut wrong_token = config.clone();
@@ -1034,7 +959,7 @@ async fn huggingface_connection_test() {
 #[tokio::test]
 async fn generic_predict_sends_body() {
     let api = Api::start().await;
-    let harness = Harness::new(&[api.port]).await;
+    let harness = harness(&[api.port]).await;
     let body =
         json!({ "instances": [{ "tenure": 3, "plan": "basic" }, { "tenure": 40, "plan": "pro" }] });
 
@@ -1057,7 +982,7 @@ async fn generic_predict_sends_body() {
 #[tokio::test]
 async fn generic_metadata_ready_and_errors() {
     let api = Api::start().await;
-    let harness = Harness::new(&[api.port]).await;
+    let harness = harness(&[api.port]).await;
     let mut without_paths = generic(&api);
     without_paths
         .as_object_mut()
@@ -1097,7 +1022,7 @@ async fn generic_metadata_ready_and_errors() {
 #[tokio::test]
 async fn generic_connection_test() {
     let api = Api::start().await;
-    let harness = Harness::new(&[api.port]).await;
+    let harness = harness(&[api.port]).await;
     api.script(401, json!({ "message": "missing key" }));
     api.script(500, json!({ "message": "model crashed" }));
 

@@ -8,18 +8,17 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
 use serde_json::{json, Map, Value};
-use trellis_exec::host::network::{InternalHost, NetworkPolicy};
-use trellis_exec::registry::BUILTIN_COMPONENTS;
-use trellis_exec::{CallContext, CallRequest, LoadedPlugin, RunError, Runtime};
-use uuid::Uuid;
+use trellis_exec::host::network::InternalHost;
+use trellis_exec::RunError;
 
+use crate::support::builtin::{invalid_input, upstream, BuiltinHarness};
 use crate::support::prism::{free_port, Prism};
-use crate::support::{runtime, tls_server};
+use crate::support::tls_server;
 
 const GOOD_TOKEN: &str = "xoxb-good";
 /// The stand-in's channels, listed in this order.
@@ -238,78 +237,6 @@ impl StandIn {
     }
 }
 
-struct Harness {
-    runtime: Runtime,
-    plugin: Arc<LoadedPlugin>,
-    workspace_id: Uuid,
-}
-
-impl Harness {
-    async fn new() -> Self {
-        let runtime = runtime();
-        let (_, bytes) = BUILTIN_COMPONENTS
-            .iter()
-            .find(|(name, _)| *name == "slack")
-            .expect("the slack connector is a built-in");
-        let plugin = runtime.load(Arc::new(bytes.to_vec())).await.unwrap();
-        Harness {
-            runtime,
-            plugin,
-            workspace_id: Uuid::new_v4(),
-        }
-    }
-
-    fn context(&self, config: &Value) -> CallContext {
-        let mut call = CallContext::new(self.workspace_id, "builtin:slack");
-        // The test servers are on loopback, which a workspace admin must allow.
-        let internal = vec![InternalHost::parse("127.0.0.1").unwrap()];
-        call.network =
-            NetworkPolicy::from_config(&self.plugin.manifest.base_url_fields, config, &internal);
-        call
-    }
-
-    async fn execute(
-        &self,
-        config: &Value,
-        operation: &str,
-        input: Value,
-    ) -> Result<Value, RunError> {
-        let request = CallRequest::Execute {
-            config: config.clone(),
-            operation: operation.into(),
-            input,
-        };
-        self.runtime
-            .call(&self.plugin, self.context(config), &request)
-            .await
-            .result
-    }
-
-    async fn test_connection(&self, config: &Value) -> Result<Value, RunError> {
-        let request = CallRequest::TestConnection {
-            config: config.clone(),
-        };
-        self.runtime
-            .call(&self.plugin, self.context(config), &request)
-            .await
-            .result
-    }
-}
-
-fn upstream(result: Result<Value, RunError>) -> (Option<u16>, String) {
-    match result {
-        Err(RunError::Upstream { status, message }) => (status, message),
-        other => panic!("expected an upstream error, got {other:?}"),
-    }
-}
-
-fn invalid_input(result: Result<Value, RunError>) -> String {
-    match result {
-        Err(RunError::InvalidInput { message }) => message,
-        other => panic!("expected invalid input, got {other:?}"),
-    }
-}
-
 fn invalid_config(result: Result<Value, RunError>) -> String {
     match result {
         Err(RunError::InvalidConfig { message }) => message,
@@ -317,9 +244,15 @@ fn invalid_config(result: Result<Value, RunError>) -> String {
     }
 }
 
+/// Loads the connector; its calls may reach the test servers on any loopback port.
+async fn harness() -> BuiltinHarness {
+    let internal = vec![InternalHost::parse("127.0.0.1").unwrap()];
+    BuiltinHarness::new("slack", internal).await
+}
+
 #[tokio::test]
 async fn manifest_marks_secrets_base_urls_and_read_only_operations() {
-    let harness = Harness::new().await;
+    let harness = harness().await;
     let manifest = &harness.plugin.manifest;
 
     assert_eq!(manifest.id, "slack");
@@ -385,7 +318,7 @@ async fn every_operation_is_valid_against_the_web_api_document() {
     let Some(prism) = Prism::start(&slack_document_without_token_parameters(dir.path())) else {
         return;
     };
-    let harness = Harness::new().await;
+    let harness = harness().await;
     // Prism serves the paths without the document's `basePath` (`/api`). It answers a request
     // outside the document with an error status, which fails the operation.
     let config = json!({ "base_url": prism.url(), "bot_token": "xoxb-prism" });
@@ -469,7 +402,7 @@ async fn prism_refuses_requests_outside_the_document() {
     let Some(prism) = Prism::start(&slack_document_without_token_parameters(dir.path())) else {
         return;
     };
-    let harness = Harness::new().await;
+    let harness = harness().await;
     // A webhook post aimed at chat.postMessage: a JSON body, where the document wants a form,
     // and no bearer token, which the document's security requires.
     let config = json!({ "webhook_url": format!("{}/chat.postMessage", prism.url()) });
@@ -486,7 +419,7 @@ async fn prism_refuses_requests_outside_the_document() {
 #[tokio::test]
 async fn post_message_sends_a_form_with_the_bearer_token() {
     let api = StandIn::start().await;
-    let harness = Harness::new().await;
+    let harness = harness().await;
     let blocks = json!([{ "type": "section", "text": { "type": "mrkdwn", "text": "*Hi*" } }]);
 
     let output = harness
@@ -521,7 +454,7 @@ async fn post_message_sends_a_form_with_the_bearer_token() {
 #[tokio::test]
 async fn update_delete_reaction_and_lookup_send_their_methods() {
     let api = StandIn::start().await;
-    let harness = Harness::new().await;
+    let harness = harness().await;
     let config = api.bot();
 
     let updated = harness
@@ -587,7 +520,7 @@ async fn update_delete_reaction_and_lookup_send_their_methods() {
 #[tokio::test]
 async fn list_channels_follows_the_cursor_across_pages() {
     let api = StandIn::start().await;
-    let harness = Harness::new().await;
+    let harness = harness().await;
 
     let output = harness
         .execute(
@@ -626,7 +559,7 @@ async fn list_channels_follows_the_cursor_across_pages() {
 #[tokio::test]
 async fn list_channels_stops_at_the_page_limit_and_continues_from_its_cursor() {
     let api = StandIn::start().await;
-    let harness = Harness::new().await;
+    let harness = harness().await;
 
     let first = harness
         .execute(
@@ -674,7 +607,7 @@ async fn list_channels_stops_at_the_page_limit_and_continues_from_its_cursor() {
 #[tokio::test]
 async fn list_channels_default_page_size() {
     let api = StandIn::start().await;
-    let harness = Harness::new().await;
+    let harness = harness().await;
 
     let output = harness
         .execute(&api.bot(), "list_channels", json!({}))
@@ -689,7 +622,7 @@ async fn list_channels_default_page_size() {
 #[tokio::test]
 async fn http_429_is_retried_after_retry_after() {
     let api = StandIn::start().await;
-    let harness = Harness::new().await;
+    let harness = harness().await;
     api.script(
         429,
         vec![("retry-after", "1".into())],
@@ -718,7 +651,7 @@ async fn http_429_is_retried_after_retry_after() {
 #[tokio::test]
 async fn ok_false_ratelimited_is_retried_too() {
     let api = StandIn::start().await;
-    let harness = Harness::new().await;
+    let harness = harness().await;
     api.script(
         200,
         vec![("retry-after", "1".into())],
@@ -737,7 +670,7 @@ async fn ok_false_ratelimited_is_retried_too() {
 #[tokio::test]
 async fn ratelimited_past_the_budget_is_an_error_with_retry_after() {
     let api = StandIn::start().await;
-    let harness = Harness::new().await;
+    let harness = harness().await;
     api.script(
         429,
         vec![("retry-after", "30".into())],
@@ -768,7 +701,7 @@ async fn ratelimited_past_the_budget_is_an_error_with_retry_after() {
 #[tokio::test]
 async fn ratelimited_stops_after_max_attempts() {
     let api = StandIn::start().await;
-    let harness = Harness::new().await;
+    let harness = harness().await;
     for _ in 0..3 {
         api.script(
             429,
@@ -799,7 +732,7 @@ async fn ratelimited_stops_after_max_attempts() {
 #[tokio::test]
 async fn ok_false_answers_carry_slacks_code() {
     let api = StandIn::start().await;
-    let harness = Harness::new().await;
+    let harness = harness().await;
     let mut wrong_token = api.bot();
     wrong_token["bot_token"] = json!("xoxb-wrong");
 
@@ -867,7 +800,7 @@ async fn ok_false_answers_carry_slacks_code() {
 #[tokio::test]
 async fn server_errors_are_not_retried() {
     let api = StandIn::start().await;
-    let harness = Harness::new().await;
+    let harness = harness().await;
     api.script(503, vec![], "upstream unavailable");
 
     let result = harness
@@ -891,7 +824,7 @@ async fn server_errors_are_not_retried() {
 #[tokio::test]
 async fn webhook_posts_the_message_as_json() {
     let api = StandIn::start().await;
-    let harness = Harness::new().await;
+    let harness = harness().await;
     let blocks = json!([{ "type": "section", "text": { "type": "mrkdwn", "text": "*Done*" } }]);
 
     let output = harness
@@ -921,7 +854,7 @@ async fn webhook_posts_the_message_as_json() {
 #[tokio::test]
 async fn webhook_errors_and_rate_limits() {
     let api = StandIn::start().await;
-    let harness = Harness::new().await;
+    let harness = harness().await;
     api.script(429, vec![("retry-after", "1".into())], "");
     let retried = harness
         .execute(&api.webhook(), "post_message", json!({ "text": "once" }))
@@ -955,7 +888,7 @@ async fn webhook_errors_and_rate_limits() {
 #[tokio::test]
 async fn webhook_only_resource_refuses_web_api_operations() {
     let api = StandIn::start().await;
-    let harness = Harness::new().await;
+    let harness = harness().await;
     let operations = [
         (
             "update_message",
@@ -994,7 +927,7 @@ async fn webhook_only_resource_refuses_web_api_operations() {
 #[tokio::test]
 async fn both_credentials_post_through_the_api_unless_told_otherwise() {
     let api = StandIn::start().await;
-    let harness = Harness::new().await;
+    let harness = harness().await;
     let mut config = api.bot();
     config["webhook_url"] = json!(api.webhook_url());
 
@@ -1025,7 +958,7 @@ async fn both_credentials_post_through_the_api_unless_told_otherwise() {
 #[tokio::test]
 async fn invalid_input_is_named_before_any_request() {
     let api = StandIn::start().await;
-    let harness = Harness::new().await;
+    let harness = harness().await;
     let config = api.bot();
 
     let number_ts = invalid_input(
@@ -1074,7 +1007,7 @@ async fn invalid_input_is_named_before_any_request() {
 
 #[tokio::test]
 async fn invalid_config_is_named() {
-    let harness = Harness::new().await;
+    let harness = harness().await;
 
     let nothing = invalid_config(
         harness
@@ -1098,7 +1031,7 @@ async fn invalid_config_is_named() {
 #[tokio::test]
 async fn connection_test_names_the_failed_step() {
     let api = StandIn::start().await;
-    let harness = Harness::new().await;
+    let harness = harness().await;
     let mut wrong_token = api.bot();
     wrong_token["bot_token"] = json!("xoxb-wrong");
     let closed = free_port();
@@ -1158,7 +1091,7 @@ async fn connection_test_names_the_failed_step() {
 #[tokio::test]
 async fn webhook_connection_test_posts_nothing() {
     let api = StandIn::start().await;
-    let harness = Harness::new().await;
+    let harness = harness().await;
 
     let ok = harness.test_connection(&api.webhook()).await;
     let probe = api.last();

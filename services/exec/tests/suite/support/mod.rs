@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod builtin;
 pub mod http_server;
 pub mod prism;
 pub mod tls_server;
