@@ -178,7 +178,7 @@ impl Config {
     }
 }
 
-/// Checks that a URL field holds an absolute http or https URL without credentials, query or
+/// Checks that a URL field contains an absolute http or https URL without credentials, query or
 /// fragment, and returns it.
 fn checked_url(field: &str, text: &str, default: &str) -> Result<String, Error> {
     let hint = format!("for Google it is {default}");

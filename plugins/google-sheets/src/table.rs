@@ -149,7 +149,7 @@ fn check_cell(cell: &Value, row: usize, column: Option<&str>) -> Result<(), Erro
             None => format!("row {row}"),
         };
         return Err(Error::InvalidInput(format!(
-            "{at}: a cell holds a string, number, boolean or null, not a list or an object"
+            "{at}: a cell must be a string, number, boolean or null, not a list or an object"
         )));
     }
     Ok(())

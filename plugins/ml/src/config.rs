@@ -282,7 +282,7 @@ pub(crate) fn check_header(name: &str, value: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// Checks a generic endpoint's path: it starts with `/`, stays under the base URL and holds
+/// Checks a generic endpoint's path: it starts with `/`, stays under the base URL and contains
 /// no query separator other than its own.
 fn check_path(path: &str) -> Result<(), String> {
     if !path.starts_with('/') {

@@ -84,8 +84,8 @@ pub(crate) fn metadata(client: &Client, input: &Json) -> Result<Value, Error> {
     Ok(body_value(&response))
 }
 
-/// `ready`: `GET ready_path`; a 2xx response is ready unless its JSON says `"ready": false`, and
-/// 503 is not ready.
+/// `ready`: `GET ready_path`. A 2xx response means ready unless its JSON contains
+/// `"ready": false`, and 503 means not ready.
 pub(crate) fn ready(client: &Client, input: &Json) -> Result<Value, Error> {
     let path = paths(client).ready_path.as_deref().ok_or_else(|| {
         Error::InvalidInput(

@@ -245,7 +245,7 @@ fn short(value: &Value) -> String {
 }
 
 /// Flattens row-major data. Flat data passes as it is; nested data must nest exactly as the
-/// shape says.
+/// shape describes.
 fn flatten<'a>(items: &'a [Value], shape: &[u64]) -> Result<Vec<&'a Value>, String> {
     if !items.iter().any(Value::is_array) {
         return Ok(items.iter().collect());
@@ -567,7 +567,7 @@ pub(crate) struct TensorSpec {
     pub shape: Option<Vec<i64>>,
 }
 
-/// What a model's metadata says about its inputs.
+/// Inputs that a model's metadata declares.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct ModelMetadata {
     pub inputs: Vec<TensorSpec>,

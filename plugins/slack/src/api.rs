@@ -1,5 +1,5 @@
 //! Calling Slack: Web API methods with a bot token and posts to an incoming webhook, with
-//! retries of rate-limited requests, and the errors that Slack's answers become.
+//! retries of rate-limited requests, and the errors that Slack's responses become.
 
 use std::time::{Duration, Instant};
 
@@ -11,7 +11,7 @@ use crate::config::WebApi;
 /// Characters of an unexpected response body kept in an error message.
 const ERROR_BODY_CHARS: usize = 1_000;
 
-/// Wait before retrying a rate-limited request whose answer has no `Retry-After`; doubled on
+/// Wait before retrying a rate-limited request whose response has no `Retry-After`; doubled on
 /// each further attempt.
 const FIRST_BACKOFF: Duration = Duration::from_secs(1);
 
@@ -111,7 +111,7 @@ impl MethodCall {
 pub(crate) struct SlackError {
     /// What was called: a method name such as `chat.postMessage`, or `the incoming webhook`.
     pub target: String,
-    /// The HTTP status of the answer; 200 for most `ok: false` answers.
+    /// HTTP status of the response, which is 200 for most `ok: false` responses.
     pub status: u16,
     /// Slack's error code, such as `channel_not_found`, when the answer names one.
     pub code: Option<String>,

@@ -100,8 +100,8 @@ impl Config {
         })
     }
 
-    /// Returns the Web API credentials, or the invalid-config error an operation that needs
-    /// them answers on a webhook-only resource.
+    /// Returns the Web API credentials, or the invalid-config error that an operation needing
+    /// them returns on a webhook-only resource.
     pub fn web_api(&self, operation: &str) -> Result<WebApi<'_>, Error> {
         match (&self.base_url, &self.bot_token) {
             (Some(base_url), Some(token)) => Ok(WebApi { base_url, token }),
@@ -147,7 +147,7 @@ fn checked_base_url(text: &str) -> Result<String, Error> {
     Ok(url.as_str().trim_end_matches('/').to_string())
 }
 
-/// Validates `webhook_url`. Its path holds the webhook's secret, so no message quotes it.
+/// Validates `webhook_url`. Its path contains the webhook's secret, so no message quotes it.
 fn check_webhook_url(text: &str) -> Result<(), Error> {
     let url = Url::parse(text).map_err(|error| {
         invalid(format!(

@@ -19,7 +19,7 @@ struct Slack;
 /// Time allowed for a whole call, retries included, when the input sets no `timeout_ms`. It
 /// matches the default action timeout.
 // TODO: the guest cannot read the host's call deadline, so a budget longer than the action's
-// timeout ends with the host's deadline error instead of Slack's last answer.
+// timeout ends with the host's deadline error instead of Slack's last response.
 const DEFAULT_TIMEOUT_MS: u64 = 30_000;
 
 /// Time allowed for each request of the connection test.
@@ -42,7 +42,7 @@ const CONNECTION_STEPS: &[(&str, &str)] = &[
     ("TLS handshake failed", "TLS"),
 ];
 
-/// Webhook answers to an empty payload that show the webhook exists: it refused the payload,
+/// Webhook responses to an empty payload that show the webhook exists: it rejected the payload,
 /// not the URL.
 const WEBHOOK_ALIVE_CODES: &[&str] = &[
     "no_text",
@@ -391,7 +391,7 @@ fn list_channels(config: &Config, input: &Json, budget: Budget) -> Result<Value,
             _ => {
                 return Err(Error::Upstream {
                     status: Some(200),
-                    message: "Slack's conversations.list answer has no `channels` list".into(),
+                    message: "Slack's conversations.list response has no `channels` list".into(),
                 })
             }
         }

@@ -49,7 +49,7 @@ impl Received {
     }
 }
 
-/// A response queued by a test, sent instead of the stand-in's normal answer.
+/// A response queued by a test, sent instead of the stand-in's normal response.
 struct Scripted {
     status: u16,
     headers: Vec<(&'static str, String)>,
@@ -70,8 +70,8 @@ fn parse_args(text: &str) -> HashMap<String, String> {
         .unwrap_or_default()
 }
 
-/// Answers like Slack: Web API methods under `/api` with `{"ok": ...}` bodies, and an incoming
-/// webhook at [`WEBHOOK_PATH`] that answers `ok`, or 400 `no_text` to an empty message.
+/// Responds like Slack: Web API methods under `/api` with `{"ok": ...}` bodies, and an incoming
+/// webhook at [`WEBHOOK_PATH`] that responds `ok`, or 400 `no_text` to an empty message.
 async fn respond(request: HttpRequest, body: web::Bytes, state: Shared) -> HttpResponse {
     let headers = request
         .headers()
@@ -288,7 +288,7 @@ async fn manifest_marks_secrets_base_urls_and_read_only_operations() {
 /// The document declares the token as a required `token` header on most methods (and a
 /// `token` query parameter on some), which the real API does not read: it takes
 /// `Authorization: Bearer`, which the connector sends and Prism checks against the document's
-/// OAuth 2.0 scheme (`slackAuth`). Everything else is validated as the document says.
+/// OAuth 2.0 scheme (`slackAuth`). Everything else is validated as the document specifies.
 fn slack_document_without_token_parameters(dir: &Path) -> PathBuf {
     let source = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("tests/data/openapi/slack-web-api.swagger2.json");
@@ -319,8 +319,8 @@ async fn every_operation_is_valid_against_the_web_api_document() {
         return;
     };
     let harness = harness().await;
-    // Prism serves the paths without the document's `basePath` (`/api`). It answers a request
-    // outside the document with an error status, which fails the operation.
+    // Prism serves the paths without the document's `basePath` (`/api`). It responds to a
+    // request outside the document with an error status, which fails the operation.
     let config = json!({ "base_url": prism.url(), "bot_token": "xoxb-prism" });
 
     let tested = harness.test_connection(&config).await;
@@ -394,7 +394,7 @@ async fn every_operation_is_valid_against_the_web_api_document() {
     assert_eq!(reacted.unwrap(), json!({ "ok": true }));
 }
 
-/// Prism answers a request that the document does not allow with an error status, so the
+/// Prism responds to a request that the document does not allow with an error status, so the
 /// test above passes only when every request fits the document, bearer token included.
 #[tokio::test]
 async fn prism_refuses_requests_outside_the_document() {
