@@ -10,21 +10,38 @@ use sqlx::{Column, Decode, Postgres, Row, Type, TypeInfo, ValueRef};
 use uuid::Uuid;
 
 use super::numeric::numeric_to_string;
-use crate::runtime_bindings::sql::Value;
+use crate::runtime_bindings::sql::{Column as ColumnInfo, Value};
 
-/// Decodes one column into a WIT value by its database type; types without a mapping become
-/// a text note asking for a cast.
+/// A result row of any engine.
 pub(super) trait DecodeRow {
-    fn decode_value(&self, index: usize) -> Value;
+    /// Returns the row's columns with their type names.
+    fn column_list(&self) -> Vec<ColumnInfo>;
+
+    fn width(&self) -> usize;
+
+    /// Decodes one column into a WIT value by its type name, as `column_list` gives it. A type
+    /// without a mapping becomes a text note asking for a cast.
+    fn decode_value(&self, index: usize, type_name: &str) -> Value;
 }
 
-fn unsupported(type_name: &str) -> Value {
+/// Returns the columns of a sqlx 0.8 row with their type names.
+fn columns_of<R: Row>(row: &R) -> Vec<ColumnInfo> {
+    row.columns()
+        .iter()
+        .map(|column| ColumnInfo {
+            name: column.name().to_string(),
+            type_name: column.type_info().name().to_string(),
+        })
+        .collect()
+}
+
+pub(super) fn unsupported(type_name: &str) -> Value {
     Value::Text(format!(
         "<unsupported type {type_name}; cast the column to text>"
     ))
 }
 
-fn text(value: impl ToString) -> Value {
+pub(super) fn text(value: impl ToString) -> Value {
     Value::Text(value.to_string())
 }
 
@@ -32,13 +49,13 @@ fn json_text<T: serde::Serialize>(value: &T) -> Value {
     Value::Text(serde_json::to_string(value).unwrap_or_default())
 }
 
-fn rfc3339_utc(value: DateTime<Utc>) -> String {
+pub(super) fn rfc3339_utc(value: DateTime<Utc>) -> String {
     value.to_rfc3339_opts(SecondsFormat::AutoSi, true)
 }
 
 /// Formats a timestamp without time zone as an RFC 3339 date-time without an offset, because
 /// the database stored none.
-fn rfc3339_local(value: NaiveDateTime) -> String {
+pub(super) fn rfc3339_local(value: NaiveDateTime) -> String {
     value.format("%Y-%m-%dT%H:%M:%S%.f").to_string()
 }
 
@@ -78,15 +95,22 @@ impl serde::Serialize for NumericText {
 }
 
 impl DecodeRow for sqlx::postgres::PgRow {
-    fn decode_value(&self, index: usize) -> Value {
+    fn column_list(&self) -> Vec<ColumnInfo> {
+        columns_of(self)
+    }
+
+    fn width(&self) -> usize {
+        self.len()
+    }
+
+    fn decode_value(&self, index: usize, name: &str) -> Value {
         let Ok(raw) = self.try_get_raw(index) else {
             return Value::Null;
         };
         if raw.is_null() {
             return Value::Null;
         }
-        let name = raw.type_info().name().to_string();
-        let decoded = match name.as_str() {
+        let decoded = match name {
             "BOOL" => self.try_get::<bool, _>(index).map(Value::Boolean),
             "INT2" => self
                 .try_get::<i16, _>(index)
@@ -121,10 +145,10 @@ impl DecodeRow for sqlx::postgres::PgRow {
             "TIMESTAMPTZ" => self
                 .try_get::<DateTime<Utc>, _>(index)
                 .map(|t| Value::Text(rfc3339_utc(t))),
-            _ if name.ends_with("[]") => return self.decode_array(index, &name),
-            _ => return unsupported(&name),
+            _ if name.ends_with("[]") => return self.decode_array(index, name),
+            _ => return unsupported(name),
         };
-        decoded.unwrap_or_else(|_| unsupported(&name))
+        decoded.unwrap_or_else(|_| unsupported(name))
     }
 }
 
@@ -183,61 +207,18 @@ impl DecodeArray for sqlx::postgres::PgRow {
     }
 }
 
-impl DecodeRow for sqlx::mysql::MySqlRow {
-    fn decode_value(&self, index: usize) -> Value {
-        let Ok(raw) = self.try_get_raw(index) else {
-            return Value::Null;
-        };
-        if raw.is_null() {
-            return Value::Null;
-        }
-        let name = raw.type_info().name().to_string();
-        let decoded = match name.as_str() {
-            "BOOLEAN" => self.try_get::<bool, _>(index).map(Value::Boolean),
-            "TINYINT" | "SMALLINT" | "INT" | "MEDIUMINT" | "BIGINT" => {
-                self.try_get::<i64, _>(index).map(Value::Integer)
-            }
-            "TINYINT UNSIGNED" | "SMALLINT UNSIGNED" | "INT UNSIGNED" | "MEDIUMINT UNSIGNED"
-            | "BIGINT UNSIGNED" => self
-                .try_get::<u64, _>(index)
-                .map(|n| i64::try_from(n).map_or(Value::Text(n.to_string()), Value::Integer)),
-            "YEAR" => self
-                .try_get::<u16, _>(index)
-                .map(|n| Value::Integer(n.into())),
-            "FLOAT" => self
-                .try_get::<f32, _>(index)
-                .map(|n| Value::Float(n.into())),
-            "DOUBLE" => self.try_get::<f64, _>(index).map(Value::Float),
-            // MySQL sends DECIMAL as its decimal text even in the binary protocol.
-            "DECIMAL" => self.try_get_unchecked::<String, _>(index).map(Value::Text),
-            "VARCHAR" | "CHAR" | "TEXT" | "TINYTEXT" | "MEDIUMTEXT" | "LONGTEXT" | "ENUM" => {
-                self.try_get::<String, _>(index).map(Value::Text)
-            }
-            "BLOB" | "TINYBLOB" | "MEDIUMBLOB" | "LONGBLOB" | "BINARY" | "VARBINARY" => {
-                self.try_get::<Vec<u8>, _>(index).map(Value::Bytes)
-            }
-            "JSON" => self
-                .try_get::<serde_json::Value, _>(index)
-                .map(|json| Value::Text(json.to_string())),
-            "DATE" => self.try_get::<NaiveDate, _>(index).map(text),
-            "TIME" => self.try_get::<NaiveTime, _>(index).map(text),
-            "DATETIME" => self
-                .try_get::<NaiveDateTime, _>(index)
-                .map(|t| Value::Text(rfc3339_local(t))),
-            "TIMESTAMP" => self
-                .try_get::<DateTime<Utc>, _>(index)
-                .map(|t| Value::Text(rfc3339_utc(t))),
-            // Other types that the server sends as text, such as SET and MariaDB's UUID.
-            _ => self.try_get_unchecked::<String, _>(index).map(Value::Text),
-        };
-        decoded.unwrap_or_else(|_| unsupported(&name))
-    }
-}
-
 impl DecodeRow for sqlx::sqlite::SqliteRow {
+    fn column_list(&self) -> Vec<ColumnInfo> {
+        columns_of(self)
+    }
+
+    fn width(&self) -> usize {
+        self.len()
+    }
+
     /// SQLite stores each value with its own storage class whatever the declared type, so this
     /// decodes by the storage class, and reads integers as booleans in `BOOLEAN` columns.
-    fn decode_value(&self, index: usize) -> Value {
+    fn decode_value(&self, index: usize, declared: &str) -> Value {
         let Ok(raw) = self.try_get_raw(index) else {
             return Value::Null;
         };
@@ -245,11 +226,6 @@ impl DecodeRow for sqlx::sqlite::SqliteRow {
             return Value::Null;
         }
         let storage = raw.type_info().name().to_string();
-        let declared = self
-            .columns()
-            .get(index)
-            .map(|column| column.type_info().name().to_string())
-            .unwrap_or_default();
         let decoded = match storage.as_str() {
             "INTEGER" if declared == "BOOLEAN" => {
                 self.try_get::<bool, _>(index).map(Value::Boolean)

@@ -21,21 +21,60 @@ const AUTHENTICATION_CODES: &[&str] = &["28000", "28P01"];
 /// a server that does not.
 pub(super) async fn with_timeout<T>(
     timeout: Duration,
-    work: impl std::future::Future<Output = Result<T, sqlx::Error>>,
+    work: impl std::future::Future<Output = Result<T, SqlError>>,
 ) -> Result<T, SqlError> {
     match tokio::time::timeout(timeout + Duration::from_secs(1), work).await {
-        Ok(Ok(value)) => Ok(value),
-        Ok(Err(error)) => Err(database_error(error)),
+        Ok(result) => result,
         Err(_) => Err(SqlError::TimedOut),
     }
 }
 
-pub(super) fn database_error(error: sqlx::Error) -> SqlError {
-    let message = match &error {
-        sqlx::Error::Database(database) => {
-            let text = database.message().to_ascii_lowercase();
+/// The cause of a failure, read from either sqlx version's error.
+enum Failure<'a> {
+    Database { code: String, message: &'a str },
+    PoolTimedOut,
+    Io(&'a std::io::Error),
+    Tls(String),
+    Other(String),
+}
+
+impl From<sqlx::Error> for SqlError {
+    fn from(error: sqlx::Error) -> Self {
+        let failure = match &error {
+            sqlx::Error::Database(database) => Failure::Database {
+                code: database.code().unwrap_or_default().into_owned(),
+                message: database.message(),
+            },
+            sqlx::Error::PoolTimedOut => Failure::PoolTimedOut,
+            sqlx::Error::Io(io) => Failure::Io(io),
+            sqlx::Error::Tls(tls) => Failure::Tls(tls.to_string()),
+            other => Failure::Other(other.to_string()),
+        };
+        database_error(failure)
+    }
+}
+
+impl From<sqlx_mysql::Error> for SqlError {
+    fn from(error: sqlx_mysql::Error) -> Self {
+        let failure = match &error {
+            sqlx_mysql::Error::Database(database) => Failure::Database {
+                code: database.code().unwrap_or_default().into_owned(),
+                message: database.message(),
+            },
+            sqlx_mysql::Error::PoolTimedOut => Failure::PoolTimedOut,
+            sqlx_mysql::Error::Io(io) => Failure::Io(io),
+            sqlx_mysql::Error::Tls(tls) => Failure::Tls(tls.to_string()),
+            other => Failure::Other(other.to_string()),
+        };
+        database_error(failure)
+    }
+}
+
+fn database_error(failure: Failure<'_>) -> SqlError {
+    let message = match failure {
+        Failure::Database { code, message } => {
+            let text = message.to_ascii_lowercase();
             // PostgreSQL 57014 and MariaDB 1969 / MySQL 3024 are statement timeouts.
-            let code = database.code().unwrap_or_default();
             if code == "57014"
                 || code == "70100"
                 || text.contains("max_statement_time")
@@ -43,24 +82,24 @@ pub(super) fn database_error(error: sqlx::Error) -> SqlError {
             {
                 return SqlError::TimedOut;
             }
-            if AUTHENTICATION_CODES.contains(&code.as_ref()) {
-                format!("{AUTHENTICATION_FAILED}: {}", database.message())
+            if AUTHENTICATION_CODES.contains(&code.as_str()) {
+                format!("{AUTHENTICATION_FAILED}: {message}")
             } else if code == "3D000" {
-                format!("{CONNECT_FAILED}: {}", database.message())
+                format!("{CONNECT_FAILED}: {message}")
             } else {
-                database.message().to_string()
+                message.to_string()
             }
         }
-        sqlx::Error::PoolTimedOut => format!(
+        Failure::PoolTimedOut => format!(
             "{CONNECT_FAILED}: no database connection was free or could be opened in time; \
              check the host and port"
         ),
-        sqlx::Error::Io(io) if io.to_string().contains("lookup address") => {
+        Failure::Io(io) if io.to_string().contains("lookup address") => {
             format!("{DNS_FAILED}: the database host name did not resolve")
         }
-        sqlx::Error::Io(io) => format!("{CONNECT_FAILED}: {}", io.kind()),
-        sqlx::Error::Tls(tls) => format!("{TLS_FAILED}: {tls}"),
-        other => other.to_string(),
+        Failure::Io(io) => format!("{CONNECT_FAILED}: {}", io.kind()),
+        Failure::Tls(tls) => format!("{TLS_FAILED}: {tls}"),
+        Failure::Other(other) => other,
     };
     SqlError::Database(message)
 }

@@ -3,6 +3,7 @@
 
 mod decode;
 mod errors;
+mod mysql;
 mod numeric;
 mod target;
 
@@ -13,15 +14,15 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use futures_util::TryStreamExt;
-use sqlx::mysql::{MySqlConnection, MySqlPool, MySqlPoolOptions};
 use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
-use sqlx::{Column as _, Database, Executor, Row, TypeInfo};
+use sqlx::{Column as _, Database, Executor, TypeInfo};
 use uuid::Uuid;
 
 use self::decode::DecodeRow;
 use self::errors::{with_timeout, CONNECT_FAILED, DNS_FAILED};
+use self::mysql::MySqlTarget;
 pub use self::target::DatabaseTarget;
 use self::target::{Connection, Endpoint};
 use crate::host::guard::{self, GuardError};
@@ -64,7 +65,7 @@ impl Default for SqlSettings {
 #[derive(Clone)]
 enum Pool {
     Postgres(PgPool),
-    MySql(MySqlPool),
+    MySql(MySqlTarget),
     Sqlite(SqlitePool),
 }
 
@@ -172,14 +173,7 @@ impl SqlPools {
                 if let Some(address) = address {
                     options = options.host(&address.to_string());
                 }
-                let pool = MySqlPoolOptions::new()
-                    .max_connections(settings.max_connections_per_pool)
-                    .acquire_timeout(Duration::from_secs(5))
-                    .after_connect(move |connection, _| {
-                        Box::pin(set_mysql_timeout(connection, timeout))
-                    })
-                    .connect_lazy_with(options);
-                Ok(Pool::MySql(pool))
+                Ok(Pool::MySql(MySqlTarget::connect(options, settings)))
             }
             Connection::SqliteFile(name) => {
                 let folder = settings.sqlite_dir.as_ref().ok_or_else(|| {
@@ -206,22 +200,6 @@ impl SqlPools {
             .connect_lazy_with(options);
         Pool::Sqlite(pool)
     }
-}
-
-/// Sets the session's statement timeout. MariaDB names the limit max_statement_time (seconds,
-/// every statement); MySQL names it max_execution_time (milliseconds, SELECT only).
-async fn set_mysql_timeout(
-    connection: &mut MySqlConnection,
-    timeout: Duration,
-) -> Result<(), sqlx::Error> {
-    let seconds = timeout.as_secs_f64();
-    let mariadb = format!("SET SESSION max_statement_time = {seconds}");
-    if connection.execute(mariadb.as_str()).await.is_err() {
-        let millis = timeout.as_millis();
-        let mysql = format!("SET SESSION max_execution_time = {millis}");
-        connection.execute(mysql.as_str()).await?;
-    }
-    Ok(())
 }
 
 async fn set_postgres_timeout(
@@ -277,7 +255,7 @@ impl HostState {
         let pool = self.sql_pool().await?;
         let limits = self.services.sql.limits(options.as_ref());
 
-        let work = async {
+        let work = async move {
             match &pool {
                 Pool::Postgres(pool) => {
                     let mut connection = pool.acquire().await?;
@@ -294,20 +272,7 @@ impl HostState {
                     close_if_truncated(&mut connection, &rows);
                     Ok(rows)
                 }
-                Pool::MySql(pool) => {
-                    let mut connection = pool.acquire().await?;
-                    if limits.custom_timeout {
-                        connection.close_on_drop();
-                        set_mysql_timeout(&mut connection, limits.timeout).await?;
-                    }
-                    let query = bind_all(sqlx::query(&statement), params);
-                    let mut rows = collect(query.fetch(&mut *connection), limits).await?;
-                    if rows.columns.is_empty() {
-                        rows.columns = columns_of((&mut *connection).describe(&statement).await);
-                    }
-                    close_if_truncated(&mut connection, &rows);
-                    Ok(rows)
-                }
+                Pool::MySql(target) => target.query(statement, params, limits).await,
                 Pool::Sqlite(pool) => {
                     let mut connection = pool.acquire().await?;
                     let query = bind_all(sqlx::query(&statement), params);
@@ -331,7 +296,7 @@ impl HostState {
         let pool = self.sql_pool().await?;
         let limits = self.services.sql.limits(options.as_ref());
 
-        let work = async {
+        let work = async move {
             let affected = match &pool {
                 Pool::Postgres(pool) => {
                     let mut connection = pool.acquire().await?;
@@ -343,15 +308,7 @@ impl HostState {
                     let query = bind_all(sqlx::query(&statement), params);
                     query.execute(&mut *connection).await?.rows_affected()
                 }
-                Pool::MySql(pool) => {
-                    let mut connection = pool.acquire().await?;
-                    if limits.custom_timeout {
-                        connection.close_on_drop();
-                        set_mysql_timeout(&mut connection, limits.timeout).await?;
-                    }
-                    let query = bind_all(sqlx::query(&statement), params);
-                    query.execute(&mut *connection).await?.rows_affected()
-                }
+                Pool::MySql(target) => target.execute(statement, params, limits).await?,
                 Pool::Sqlite(pool) => bind_all(sqlx::query(&statement), params)
                     .execute(pool)
                     .await?
@@ -450,10 +407,11 @@ where
     query
 }
 
-async fn collect<R, S>(mut stream: S, limits: Limits) -> Result<TypedRows, sqlx::Error>
+/// Reads rows until the stream ends or a cap is reached. The first row names the columns.
+async fn collect<R, E, S>(mut stream: S, limits: Limits) -> Result<TypedRows, E>
 where
-    R: Row + DecodeRow,
-    S: futures_util::Stream<Item = Result<R, sqlx::Error>> + Unpin,
+    R: DecodeRow,
+    S: futures_util::Stream<Item = Result<R, E>> + Unpin,
 {
     let mut columns = Vec::new();
     let mut rows = Vec::new();
@@ -462,21 +420,17 @@ where
 
     while let Some(row) = stream.try_next().await? {
         if columns.is_empty() {
-            columns = row
-                .columns()
-                .iter()
-                .map(|column| Column {
-                    name: column.name().to_string(),
-                    type_name: column.type_info().name().to_string(),
-                })
-                .collect();
+            columns = row.column_list();
         }
         if rows.len() >= limits.rows {
             truncated = true;
             break;
         }
-        let values: Vec<Value> = (0..row.len())
-            .map(|index| row.decode_value(index))
+        let values: Vec<Value> = (0..row.width())
+            .map(|index| {
+                let type_name = columns.get(index).map_or("", |c| c.type_name.as_str());
+                row.decode_value(index, type_name)
+            })
             .collect();
         bytes += values.iter().map(value_size).sum::<usize>();
         if bytes > limits.bytes {

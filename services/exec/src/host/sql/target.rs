@@ -5,9 +5,9 @@ use std::str::FromStr;
 use serde::Deserialize;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
-use sqlx::mysql::{MySqlConnectOptions, MySqlSslMode};
 use sqlx::postgres::{PgConnectOptions, PgSslMode};
 use sqlx::sqlite::SqliteConnectOptions;
+use sqlx_mysql::mysql::{MySqlConnectOptions, MySqlSslMode};
 use uuid::Uuid;
 
 /// Environment variables that sqlx's PostgreSQL options read and that would otherwise apply
@@ -128,6 +128,8 @@ impl DatabaseTarget {
     /// for URLs the operator or a test controls: a `sqlite:` URL may name any file.
     pub fn from_url(resource_id: Uuid, url: &str) -> Result<Self, String> {
         let invalid = |error: sqlx::Error| format!("the database URL is invalid: {error}");
+        let invalid_mysql =
+            |error: sqlx_mysql::Error| format!("the database URL is invalid: {error}");
         let connection = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             Connection::Postgres(PgConnectOptions::from_str(url).map_err(invalid)?)
         } else if let Some(rest) = url
@@ -135,7 +137,7 @@ impl DatabaseTarget {
             .or_else(|| url.strip_prefix("mariadb://"))
         {
             let url = format!("mysql://{rest}");
-            Connection::MySql(MySqlConnectOptions::from_str(&url).map_err(invalid)?)
+            Connection::MySql(MySqlConnectOptions::from_str(&url).map_err(invalid_mysql)?)
         } else if url.starts_with("sqlite:") {
             Connection::Sqlite(SqliteConnectOptions::from_str(url).map_err(invalid)?)
         } else {

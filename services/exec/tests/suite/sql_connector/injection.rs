@@ -5,7 +5,7 @@ use serde_json::{json, Value};
 
 use super::{
     admin, mariadb_admin, mariadb_config, postgres_admin, postgres_config, sqlite_config, unique,
-    Harness,
+    AdminConnection, Harness,
 };
 
 const HOSTILE: &[&str] = &[
@@ -109,8 +109,8 @@ async fn mariadb_templates_bind_hostile_values() {
 
     check_engine(&harness, &mariadb_config(&database), "t", false).await;
 
-    let survived = sqlx::query(&format!("SELECT COUNT(*) FROM {database}.t"))
-        .execute(&mut root)
+    let survived = root
+        .run(&format!("SELECT COUNT(*) FROM {database}.t"))
         .await;
     admin(&mut root, &[&format!("DROP DATABASE {database}")]).await;
     assert!(survived.is_ok(), "{survived:?}");

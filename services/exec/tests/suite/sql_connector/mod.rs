@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 use sqlx::Connection;
+use sqlx_mysql::Connection as _;
 use trellis_exec::host::kv::KvStore;
 use trellis_exec::host::network::{InternalHost, NetworkPolicy};
 use trellis_exec::host::sql::{DatabaseTarget, SqlPools, SqlSettings};
@@ -142,22 +143,48 @@ pub async fn postgres_admin() -> sqlx::PgConnection {
         .expect("PostgreSQL must run on 127.0.0.1:5432")
 }
 
-pub async fn mariadb_admin() -> sqlx::MySqlConnection {
-    sqlx::MySqlConnection::connect(MARIADB_URL)
+pub async fn mariadb_admin() -> sqlx_mysql::MySqlConnection {
+    sqlx_mysql::MySqlConnection::connect(MARIADB_URL)
         .await
         .expect("MariaDB must run on 127.0.0.1:3306")
 }
 
+/// An admin connection of either sqlx version: PostgreSQL goes through sqlx 0.8 and MariaDB
+/// through 0.9, as in the host.
+pub trait AdminConnection {
+    /// Runs one statement as given, with the text protocol.
+    fn run<'a>(
+        &'a mut self,
+        statement: &'a str,
+    ) -> impl std::future::Future<Output = Result<(), String>> + 'a;
+}
+
+impl AdminConnection for sqlx::PgConnection {
+    async fn run(&mut self, statement: &str) -> Result<(), String> {
+        sqlx::raw_sql(statement)
+            .execute(self)
+            .await
+            .map(drop)
+            .map_err(|error| error.to_string())
+    }
+}
+
+impl AdminConnection for sqlx_mysql::MySqlConnection {
+    async fn run(&mut self, statement: &str) -> Result<(), String> {
+        sqlx_mysql::raw_sql(sqlx_mysql::AssertSqlSafe(statement.to_string()))
+            .execute(self)
+            .await
+            .map(drop)
+            .map_err(|error| error.to_string())
+    }
+}
+
 /// Runs statements on an admin connection, panicking on the first failure.
-pub async fn admin<C, S>(connection: &mut C, statements: &[S])
-where
-    for<'e> &'e mut C: sqlx::Executor<'e>,
-    S: AsRef<str>,
-{
+pub async fn admin<C: AdminConnection, S: AsRef<str>>(connection: &mut C, statements: &[S]) {
     for statement in statements {
         let statement = statement.as_ref();
-        sqlx::raw_sql(statement)
-            .execute(&mut *connection)
+        connection
+            .run(statement)
             .await
             .unwrap_or_else(|error| panic!("{statement}: {error}"));
     }

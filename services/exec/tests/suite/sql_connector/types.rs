@@ -80,13 +80,15 @@ async fn mariadb_types_map_to_json() {
             &format!(
                 "CREATE TABLE {database}.t (i INT, big BIGINT, u BIGINT UNSIGNED, \
                  d DECIMAL(30,9), f FLOAT, g DOUBLE, flag BOOLEAN, s VARCHAR(20), b BLOB, \
-                 day DATE, moment DATETIME(3), stamp TIMESTAMP NULL, doc JSON, nothing TEXT)"
+                 day DATE, moment DATETIME(3), stamp TIMESTAMP NULL, doc JSON, nothing TEXT, \
+                 exact VARCHAR(20) COLLATE utf8mb4_bin, note LONGTEXT COLLATE utf8mb4_bin, \
+                 raw VARBINARY(4), large LONGBLOB)"
             ),
             &format!(
                 "INSERT INTO {database}.t VALUES (-1, 9007199254740993, 18446744073709551615, \
                  12345678901234567890.123456789, 1.5, 2.25, TRUE, 'tëxt', X'00FF', \
                  '2024-02-29', '2024-02-29 13:14:15.500', '2024-02-29 13:14:15', \
-                 '{{\"a\": 1}}', NULL)"
+                 '{{\"a\": 1}}', NULL, 'Ünïcode', '[1, 2]', X'00FF', '{{}}')"
             ),
         ],
     )
@@ -97,7 +99,8 @@ async fn mariadb_types_map_to_json() {
         .run(
             &mariadb_config(&database),
             "query",
-            json!({"sql": "SELECT * FROM t"}),
+            json!({"sql": "SELECT *, doc AS renamed, JSON_EXTRACT(doc, '$.a') AS extracted \
+                   FROM t"}),
         )
         .await;
 
@@ -119,11 +122,64 @@ async fn mariadb_types_map_to_json() {
             ("moment", json!("2024-02-29T13:14:15.500")),
             ("stamp", json!("2024-02-29T13:14:15Z")),
             ("nothing", Value::Null),
+            ("doc", json!({"a": 1})),
+            ("renamed", json!({"a": 1})),
+            ("extracted", json!("1")),
+            ("exact", json!("Ünïcode")),
+            ("note", json!("[1, 2]")),
+            ("raw", json!("AP8=")),
+            ("large", json!("e30=")),
         ],
     );
-    // MariaDB stores JSON as LONGTEXT with a binary collation, which arrives as bytes.
-    // TODO: return MariaDB JSON columns as JSON once the host can tell them from blobs.
-    assert_eq!(output["rows"][0]["doc"], json!("eyJhIjogMX0="));
+    let types: Vec<(&str, &str)> = output["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["name"].as_str().unwrap(), c["type"].as_str().unwrap()))
+        .collect();
+    for expected in [
+        ("doc", "JSON"),
+        ("renamed", "JSON"),
+        ("exact", "VARCHAR"),
+        // MariaDB sends every TEXT and BLOB column with the BLOB type code, whatever its size.
+        ("note", "TEXT"),
+        ("raw", "VARBINARY"),
+        ("large", "BLOB"),
+        ("b", "BLOB"),
+    ] {
+        assert!(types.contains(&expected), "{expected:?} not in {types:?}");
+    }
+}
+
+#[tokio::test]
+async fn mariadb_empty_result_names_json_columns() {
+    let database = unique("trellis_types");
+    let mut root = mariadb_admin().await;
+    admin(
+        &mut root,
+        &[
+            &format!("CREATE DATABASE {database}"),
+            &format!("CREATE TABLE {database}.t (id INT, doc JSON)"),
+        ],
+    )
+    .await;
+    let harness = Harness::new().await;
+
+    let output = harness
+        .run(
+            &mariadb_config(&database),
+            "query",
+            json!({"sql": "SELECT id, doc FROM t WHERE id = 0"}),
+        )
+        .await;
+
+    admin(&mut root, &[&format!("DROP DATABASE {database}")]).await;
+    let output = output.unwrap();
+    assert_eq!(output["rows"], json!([]));
+    assert_eq!(
+        output["columns"],
+        json!([{"name": "id", "type": "INT"}, {"name": "doc", "type": "JSON"}])
+    );
 }
 
 #[tokio::test]
