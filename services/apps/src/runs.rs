@@ -58,11 +58,12 @@ pub async fn load_action_for_run(
     action_id: Uuid,
     stage: Stage,
 ) -> AppsResult<ActionForRun> {
-    let app = apps::find(&state.db, workspace_id, app_id)
+    // Runs read only the columns they need: an app's document may be megabytes.
+    let access = apps::find_access(&state.db, workspace_id, app_id)
         .await?
         .ok_or(AppsError::NotFound("The app"))?;
-    let access: AppAccess = serde_json::from_value(app.access.clone())
-        .map_err(|error| AppsError::Internal(error.into()))?;
+    let access: AppAccess =
+        serde_json::from_value(access).map_err(|error| AppsError::Internal(error.into()))?;
 
     let (action, release) = match stage {
         Stage::Draft => {
@@ -72,16 +73,16 @@ pub async fn load_action_for_run(
             (FrozenAction::from(&row), None)
         }
         Stage::LatestRelease => {
-            let release = releases::latest(&state.db, workspace_id, app_id)
+            let (number, actions) = releases::latest_actions(&state.db, workspace_id, app_id)
                 .await?
                 .ok_or(AppsError::NotFound("A release of the app"))?;
-            let frozen: Vec<FrozenAction> = serde_json::from_value(release.actions.clone())
+            let frozen: Vec<FrozenAction> = serde_json::from_value(actions)
                 .map_err(|error| AppsError::Internal(error.into()))?;
             let action = frozen
                 .into_iter()
                 .find(|action| action.id == action_id)
                 .ok_or(AppsError::NotFound("The action"))?;
-            (action, Some(release.number))
+            (action, Some(number))
         }
     };
 
@@ -116,15 +117,13 @@ pub struct PublicApp {
 
 /// Resolves a public link id to its app, when the app is public and has a release.
 pub async fn find_public_app(state: &AppsState, public_id: Uuid) -> AppsResult<Option<PublicApp>> {
-    let Some(app) = apps::find_by_public_id(&state.db, public_id).await? else {
+    let link = apps::find_public_link(&state.db, public_id).await?;
+    let Some((workspace_id, app_id, Some(_))) = link else {
         return Ok(None);
     };
-    if app.latest_release.is_none() {
-        return Ok(None);
-    }
     Ok(Some(PublicApp {
-        workspace_id: app.workspace_id,
-        app_id: app.id,
+        workspace_id,
+        app_id,
     }))
 }
 

@@ -91,6 +91,21 @@ pub async fn find(
         .await
 }
 
+/// Returns the access settings of a workspace's app, without reading its document.
+pub async fn find_access(
+    db: &impl ConnectionTrait,
+    workspace_id: Uuid,
+    id: Uuid,
+) -> Result<Option<Value>, DbErr> {
+    app::Entity::find_by_id(id)
+        .filter(app::Column::WorkspaceId.eq(workspace_id))
+        .select_only()
+        .column(app::Column::Access)
+        .into_tuple()
+        .one(db)
+        .await
+}
+
 /// Looks an app up by its public link id. The public id names the workspace, so this is the
 /// one app lookup without a workspace id.
 pub async fn find_by_public_id(
@@ -99,6 +114,23 @@ pub async fn find_by_public_id(
 ) -> Result<Option<app::Model>, DbErr> {
     app::Entity::find()
         .filter(app::Column::PublicId.eq(public_id))
+        .one(db)
+        .await
+}
+
+/// Returns the workspace id, app id and latest release number of the app behind a public
+/// link, without reading its document.
+pub async fn find_public_link(
+    db: &impl ConnectionTrait,
+    public_id: Uuid,
+) -> Result<Option<(Uuid, Uuid, Option<i32>)>, DbErr> {
+    app::Entity::find()
+        .filter(app::Column::PublicId.eq(public_id))
+        .select_only()
+        .column(app::Column::WorkspaceId)
+        .column(app::Column::Id)
+        .column(app::Column::LatestRelease)
+        .into_tuple()
         .one(db)
         .await
 }

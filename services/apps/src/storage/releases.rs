@@ -74,6 +74,25 @@ pub async fn find(
 }
 
 /// Returns the release with the highest number.
+/// Returns the number and frozen actions of an app's latest release, without reading its
+/// document.
+pub async fn latest_actions(
+    db: &impl ConnectionTrait,
+    workspace_id: Uuid,
+    app_id: Uuid,
+) -> Result<Option<(i32, Value)>, DbErr> {
+    release::Entity::find()
+        .filter(release::Column::WorkspaceId.eq(workspace_id))
+        .filter(release::Column::AppId.eq(app_id))
+        .order_by_desc(release::Column::Number)
+        .select_only()
+        .column(release::Column::Number)
+        .column(release::Column::Actions)
+        .into_tuple()
+        .one(db)
+        .await
+}
+
 pub async fn latest(
     db: &impl ConnectionTrait,
     workspace_id: Uuid,
