@@ -2,7 +2,7 @@
 //! in process memory.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{LazyLock, Mutex};
 use std::time::{Duration, Instant};
 
 use redis::aio::ConnectionManager;
@@ -30,6 +30,9 @@ local next_tat = tat + interval
 redis.call('SET', KEYS[1], next_tat, 'PX', next_tat - now)
 return {1, math.floor((tolerance + interval - (next_tat - now)) / interval), next_tat - now}
 ";
+
+/// The script with its SHA-1, computed once rather than on every check.
+static GCRA_SCRIPT: LazyLock<redis::Script> = LazyLock::new(|| redis::Script::new(SCRIPT));
 
 /// A rate: `limit` requests per `period`, all of which may come at once.
 #[derive(Debug, Clone, Copy)]
@@ -103,8 +106,7 @@ impl Limiter {
         };
 
         let mut connection = connection.clone();
-        let script = redis::Script::new(SCRIPT);
-        let mut invocation = script.key(format!("{prefix}:rate:{key}"));
+        let mut invocation = GCRA_SCRIPT.key(format!("{prefix}:rate:{key}"));
         invocation
             .arg(quota.interval_ms())
             .arg(quota.tolerance_ms());
