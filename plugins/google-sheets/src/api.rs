@@ -2,13 +2,19 @@
 //! error shape turned into upstream errors.
 
 use std::cell::RefCell;
+use std::time::Duration;
 
 use serde::Deserialize;
 use trellis_connector_sdk::http::{Request, Response};
+use trellis_connector_sdk::retry::{self, Budget};
 use trellis_connector_sdk::{serde_json, Error, Value};
 
 use crate::auth::{self, Token};
 use crate::config::Config;
+
+/// Time for a whole call, retries and their waits included. The guest cannot read the host's
+/// deadline, so a shorter action timeout ends the call first.
+const CALL_BUDGET: Duration = Duration::from_secs(30);
 
 /// Characters of a response body kept in an error message when it is not Google's error shape.
 const ERROR_BODY_CHARS: usize = 4_000;
@@ -32,6 +38,7 @@ struct GoogleErrorBody {
 pub(crate) struct Client<'a> {
     config: &'a Config,
     token: RefCell<Option<Token>>,
+    budget: Budget,
 }
 
 impl<'a> Client<'a> {
@@ -39,6 +46,7 @@ impl<'a> Client<'a> {
         Client {
             config,
             token: RefCell::new(None),
+            budget: Budget::new(CALL_BUDGET),
         }
     }
 
@@ -57,8 +65,6 @@ impl<'a> Client<'a> {
 
     /// Sends a request and returns the response whatever its status. A 401 to a token that
     /// this call did not fetch drops that token and sends the request once more with a new one.
-    // NOTE: 429 (Google's per-minute quota) and 5xx responses are returned as errors without a
-    // retry, so the caller decides whether to run the action again.
     pub fn send_raw(
         &self,
         method: &str,
@@ -72,14 +78,31 @@ impl<'a> Client<'a> {
             .map_err(|error| Error::Internal(format!("serializing the request failed: {error}")))?;
 
         let token = self.token()?;
-        let response = send(method, &url, &token.value, body.clone())?;
+        let response = self.send_retrying(method, &url, &token.value, body.as_deref())?;
         if response.status() != 401 || token.fresh {
             return Ok(response);
         }
         auth::forget(self.config, &token)?;
         let token = auth::new_token(self.config)?;
         *self.token.borrow_mut() = Some(token.clone());
-        send(method, &url, &token.value, body)
+        self.send_retrying(method, &url, &token.value, body.as_deref())
+    }
+
+    /// Sends one request. A 429 (Google's per-minute quota) is retried because Google did not
+    /// run the request. A 5xx is retried only for reads and updates, because an append or a
+    /// batch update may have run.
+    fn send_retrying(
+        &self,
+        method: &str,
+        url: &str,
+        token: &str,
+        body: Option<&[u8]>,
+    ) -> Result<Response, Error> {
+        let repeatable = matches!(method, "GET" | "PUT");
+        let retryable = |status: u16| status == 429 || (repeatable && (500..600).contains(&status));
+        let build = || request(method, url, token, body);
+        retry::send_retrying(build, self.config.max_attempts, self.budget, retryable)
+            .map_err(denied_hint)
     }
 
     fn token(&self) -> Result<Token, Error> {
@@ -92,16 +115,16 @@ impl<'a> Client<'a> {
     }
 }
 
-fn send(method: &str, url: &str, token: &str, body: Option<Vec<u8>>) -> Result<Response, Error> {
-    let mut request = Request::new(method, url)
+fn request(method: &str, url: &str, token: &str, body: Option<&[u8]>) -> Request {
+    let request = Request::new(method, url)
         .bearer(token)
         .header("accept", "application/json");
-    if let Some(body) = body {
-        request = request
+    match body {
+        Some(body) => request
             .header("content-type", "application/json")
-            .body(body);
+            .body(body.to_vec()),
+        None => request,
     }
-    request.send().map_err(denied_hint)
 }
 
 /// Adds to a refused destination which origins the connector may reach.

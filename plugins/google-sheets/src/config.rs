@@ -10,6 +10,10 @@ use crate::a1;
 pub(crate) const DEFAULT_BASE_URL: &str = "https://sheets.googleapis.com";
 /// Google's OAuth 2.0 token endpoint.
 pub(crate) const DEFAULT_TOKEN_URL: &str = "https://oauth2.googleapis.com/token";
+/// Attempts per request when the config sets no `max_attempts`.
+pub(crate) const DEFAULT_MAX_ATTEMPTS: u32 = 3;
+/// Upper bound of `max_attempts`.
+pub(crate) const MAX_ATTEMPTS_LIMIT: u32 = 10;
 /// The one scope the connector requests: read and write access to spreadsheets.
 pub(crate) const SCOPE: &str = "https://www.googleapis.com/auth/spreadsheets";
 
@@ -22,6 +26,8 @@ pub(crate) struct Config {
     pub credentials: Credentials,
     /// Spreadsheet used when an operation's input names none.
     pub spreadsheet_id: Option<String>,
+    /// Attempts per request when Google returns 429, or 5xx to a read or an update.
+    pub max_attempts: u32,
 }
 
 /// How the connector gets an access token.
@@ -64,6 +70,7 @@ struct RawConfig {
     refresh_token: Option<String>,
     access_token: Option<String>,
     spreadsheet_id: Option<String>,
+    max_attempts: Option<u32>,
 }
 
 /// The fields of a service account's JSON key file that the connector reads; Google's files
@@ -159,11 +166,19 @@ impl Config {
                 None => None,
             };
 
+        let max_attempts = raw.max_attempts.unwrap_or(DEFAULT_MAX_ATTEMPTS);
+        if !(1..=MAX_ATTEMPTS_LIMIT).contains(&max_attempts) {
+            return Err(invalid(format!(
+                "`max_attempts` must be between 1 and {MAX_ATTEMPTS_LIMIT}, not {max_attempts}"
+            )));
+        }
+
         Ok(Config {
             root: root.to_string(),
             token_url,
             credentials,
             spreadsheet_id,
+            max_attempts,
         })
     }
 

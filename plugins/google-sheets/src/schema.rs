@@ -2,7 +2,9 @@
 
 use trellis_connector_sdk::{json, Value};
 
-use crate::config::{DEFAULT_BASE_URL, DEFAULT_TOKEN_URL};
+use crate::config::{
+    DEFAULT_BASE_URL, DEFAULT_MAX_ATTEMPTS, DEFAULT_TOKEN_URL, MAX_ATTEMPTS_LIMIT,
+};
 use crate::operations::{
     DATE_TIME_RENDER_OPTIONS, INSERT_DATA_OPTIONS, VALUE_INPUT_OPTIONS, VALUE_RENDER_OPTIONS,
 };
@@ -45,6 +47,13 @@ pub(crate) fn config() -> Value {
                 "type": "string",
                 "description": "Spreadsheet used when an operation names none; an id or the \
                                 spreadsheet's URL"
+            },
+            "max_attempts": {
+                "type": "integer", "minimum": 1, "maximum": MAX_ATTEMPTS_LIMIT,
+                "default": DEFAULT_MAX_ATTEMPTS,
+                "description": "Attempts per request when Google returns 429, or 5xx to a read \
+                                or an update; appends and batch updates are not sent again \
+                                after a 5xx"
             }
         }
     })

@@ -6,17 +6,16 @@ mod anthropic;
 mod chat;
 mod config;
 mod openai;
-mod retry;
 
 use std::time::Duration;
 
 use trellis_connector_sdk::http::{Request, Response};
+use trellis_connector_sdk::retry::{self, Budget};
 use trellis_connector_sdk::{export_connector, json, Connector, Error, Json, Manifest, Operation};
 use trellis_connector_sdk::{serde_json, Value};
 
 use crate::chat::ChatInput;
 use crate::config::{Config, Provider};
-use crate::retry::Budget;
 
 struct Llm;
 

@@ -32,6 +32,7 @@ extern crate self as trellis_connector_sdk;
 pub mod http;
 pub mod kv;
 pub mod log;
+pub mod retry;
 pub mod sql;
 
 mod error;

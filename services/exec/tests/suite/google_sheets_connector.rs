@@ -299,6 +299,15 @@ struct ServerState {
     grants: Vec<Grant>,
     received: Vec<Received>,
     unauthorized: usize,
+    /// Error statuses returned, in order, to the next requests with the given method, each
+    /// with an optional `Retry-After`.
+    failures: Vec<Failure>,
+}
+
+struct Failure {
+    method: &'static str,
+    status: u16,
+    retry_after: Option<&'static str>,
 }
 
 type Shared = web::Data<Mutex<ServerState>>;
@@ -467,6 +476,17 @@ async fn sheets(request: HttpRequest, body: web::Bytes, state: Shared) -> HttpRe
         query: query.clone(),
         token: token.clone(),
     });
+    if let Some(index) = state.failures.iter().position(|f| f.method == method) {
+        let failure = state.failures.remove(index);
+        let mut response = google_error(failure.status, "UNAVAILABLE", "Try again later.");
+        if let Some(seconds) = failure.retry_after {
+            response.headers_mut().insert(
+                actix_web::http::header::RETRY_AFTER,
+                actix_web::http::header::HeaderValue::from_static(seconds),
+            );
+        }
+        return response;
+    }
     let valid = state
         .tokens
         .get(&token)
@@ -839,6 +859,7 @@ impl Api {
             grants: Vec::new(),
             received: Vec::new(),
             unauthorized: 0,
+            failures: Vec::new(),
         }));
         let data = state.clone();
         let server = HttpServer::new(move || {
@@ -912,6 +933,15 @@ impl Api {
             .unwrap()
             .tokens
             .insert(token.into(), Instant::now() + Duration::from_secs(3600));
+    }
+
+    /// Returns `status` to the next request with `method`.
+    fn fail_next(&self, method: &'static str, status: u16, retry_after: Option<&'static str>) {
+        self.state.lock().unwrap().failures.push(Failure {
+            method,
+            status,
+            retry_after,
+        });
     }
 
     fn unauthorized(&self) -> usize {
@@ -1528,6 +1558,103 @@ async fn google_errors_pass_through() {
         message,
         "the Google Sheets API returned 404 NOT_FOUND: Requested entity was not found."
     );
+}
+
+#[tokio::test]
+async fn read_retried_after_quota_and_server_errors() {
+    let api = Api::start().await;
+    let harness = harness(api.port).await;
+    let config = api.service_account();
+    api.fail_next("GET", 429, Some("0"));
+    api.fail_next("GET", 503, None);
+
+    let output = harness
+        .execute(&config, "read-range", json!({ "range": "Penguins" }))
+        .await
+        .unwrap();
+
+    let reads = api.received().iter().filter(|r| r.method == "GET").count();
+    assert_eq!(reads, 3);
+    assert_eq!(output["rows"][0]["species"], json!("Adelie"));
+}
+
+#[tokio::test]
+async fn read_gives_up_after_max_attempts() {
+    let api = Api::start().await;
+    let harness = harness(api.port).await;
+    let mut config = api.service_account();
+    config["max_attempts"] = json!(2);
+    for _ in 0..3 {
+        api.fail_next("GET", 503, Some("0"));
+    }
+
+    let result = harness
+        .execute(&config, "read-range", json!({ "range": "Penguins" }))
+        .await;
+
+    let (status, _) = upstream(result);
+    assert_eq!(status, Some(503));
+    let reads = api.received().iter().filter(|r| r.method == "GET").count();
+    assert_eq!(reads, 2);
+}
+
+#[tokio::test]
+async fn append_not_sent_again_after_server_error() {
+    let api = Api::start().await;
+    let harness = harness(api.port).await;
+    let config = api.service_account();
+    api.fail_next("POST", 503, Some("0"));
+
+    let result = harness
+        .execute(
+            &config,
+            "append-rows",
+            json!({ "range": "Penguins", "rows": [{ "species": "Chinstrap" }] }),
+        )
+        .await;
+
+    let (status, _) = upstream(result);
+    assert_eq!(status, Some(503));
+    let appends = api.received().iter().filter(|r| r.method == "POST").count();
+    assert_eq!(appends, 1);
+    assert_eq!(api.cells("Penguins").len(), 3);
+}
+
+#[tokio::test]
+async fn append_retried_after_quota_error() {
+    let api = Api::start().await;
+    let harness = harness(api.port).await;
+    let config = api.service_account();
+    api.fail_next("POST", 429, Some("0"));
+
+    let output = harness
+        .execute(
+            &config,
+            "append-rows",
+            json!({ "range": "Penguins", "rows": [{ "species": "Chinstrap" }] }),
+        )
+        .await
+        .unwrap();
+
+    let appends = api.received().iter().filter(|r| r.method == "POST").count();
+    assert_eq!(appends, 2);
+    assert_eq!(output["updated_rows"], json!(1));
+    assert_eq!(api.cells("Penguins").len(), 4);
+}
+
+#[tokio::test]
+async fn max_attempts_out_of_range_rejected() {
+    let api = Api::start().await;
+    let harness = harness(api.port).await;
+    let mut config = api.service_account();
+    config["max_attempts"] = json!(0);
+
+    let result = harness
+        .execute(&config, "read-range", json!({ "range": "Penguins" }))
+        .await;
+
+    let message = format!("{:?}", result.unwrap_err());
+    assert!(message.contains("max_attempts"), "{message}");
 }
 
 #[tokio::test]

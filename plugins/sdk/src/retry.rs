@@ -1,19 +1,28 @@
 //! Sending a request with bounded retries of 429 and 5xx responses, honouring `Retry-After`
 //! within the call's time budget.
+//!
+//! ```ignore
+//! use std::time::Duration;
+//! use trellis_connector_sdk::http::Request;
+//! use trellis_connector_sdk::retry::{self, Budget};
+//!
+//! let budget = Budget::new(Duration::from_secs(30));
+//! let response = retry::send(|| Request::get("https://api.example.com/items"), 3, budget)?;
+//! ```
 
 use std::time::{Duration, Instant, SystemTime};
 
-use trellis_connector_sdk::http::{Request, Response};
-use trellis_connector_sdk::{log, Error};
+use crate::http::{Request, Response};
+use crate::{log, Error};
 
 /// First backoff when the API gives no `Retry-After`; doubled on each further attempt.
 const FIRST_BACKOFF: Duration = Duration::from_millis(250);
 
 /// The time allowed for a whole call, retries and waits included.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Budget {
-    pub started: Instant,
-    pub total: Duration,
+pub struct Budget {
+    started: Instant,
+    total: Duration,
 }
 
 impl Budget {
@@ -34,10 +43,21 @@ impl Budget {
 /// exponential backoff, unless that wait would end after the budget. Returns the last
 /// response, whatever its status; connection failures are not retried because the API may
 /// have processed the request.
-pub(crate) fn send(
+pub fn send(
     build: impl Fn() -> Request,
     max_attempts: u32,
     budget: Budget,
+) -> Result<Response, Error> {
+    send_retrying(build, max_attempts, budget, is_retryable)
+}
+
+/// Sends like [`send`], retrying only the statuses for which `retryable` returns true, such
+/// as 429 alone for a request that must not run twice.
+pub fn send_retrying(
+    build: impl Fn() -> Request,
+    max_attempts: u32,
+    budget: Budget,
+    retryable: impl Fn(u16) -> bool,
 ) -> Result<Response, Error> {
     let mut attempt = 1;
     loop {
@@ -51,7 +71,7 @@ pub(crate) fn send(
         let timeout = u32::try_from(remaining.as_millis()).unwrap_or(u32::MAX);
         let response = build().timeout_ms(timeout).send()?;
         let status = response.status();
-        if !is_retryable(status) || attempt >= max_attempts {
+        if !retryable(status) || attempt >= max_attempts {
             return Ok(response);
         }
 
@@ -76,13 +96,13 @@ pub(crate) fn send(
 }
 
 /// Returns whether a status means the same request may succeed later.
-pub(crate) fn is_retryable(status: u16) -> bool {
+pub fn is_retryable(status: u16) -> bool {
     status == 429 || (500..600).contains(&status)
 }
 
 /// Returns the wait a response requests: `retry-after-ms` (sent by OpenAI and Azure OpenAI),
 /// else `Retry-After` as seconds or an HTTP date (RFC 9110, section 10.2.3).
-pub(crate) fn retry_wait(response: &Response, now: SystemTime) -> Option<Duration> {
+pub fn retry_wait(response: &Response, now: SystemTime) -> Option<Duration> {
     parse_wait(
         response.header("retry-after-ms"),
         response.header("retry-after"),
