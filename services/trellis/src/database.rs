@@ -40,7 +40,7 @@ pub async fn connect(settings: &Settings, owner: Owner) -> anyhow::Result<Databa
         }
     };
 
-    let mut options = ConnectOptions::new(url);
+    let mut options = ConnectOptions::new(url.clone());
     options
         .max_connections(settings.database_max_connections)
         .min_connections(1)
@@ -49,6 +49,11 @@ pub async fn connect(settings: &Settings, owner: Owner) -> anyhow::Result<Databa
         .sqlx_logging(false);
     if settings.database_url.is_some() {
         options.set_schema_search_path(owner.schema());
+    }
+    // An SQLite file cannot drop a connection, so the pool skips the ping it would otherwise
+    // send to the connection's worker thread before every query.
+    if url.starts_with("sqlite:") {
+        options.test_before_acquire(false);
     }
     // Write-ahead logging lets readers run beside the one writer, and `synchronous=NORMAL`
     // syncs at checkpoints rather than at every commit. A crash of the process loses nothing,
