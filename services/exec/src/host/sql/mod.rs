@@ -35,6 +35,11 @@ use crate::runtime_bindings::sql::{
 /// Maximum time to resolve a database server's host name.
 const RESOLVE_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// A pooled connection idle for longer than this is pinged before a statement uses it, so one
+/// that the server closed is replaced rather than failing the statement. A connection in steady
+/// use skips the extra round trip.
+pub const PING_AFTER_IDLE: Duration = Duration::from_secs(1);
+
 /// Limits of SQL access.
 #[derive(Debug, Clone)]
 pub struct SqlSettings {
@@ -157,6 +162,15 @@ impl SqlPools {
                 let pool = PgPoolOptions::new()
                     .max_connections(settings.max_connections_per_pool)
                     .acquire_timeout(Duration::from_secs(5))
+                    .test_before_acquire(false)
+                    .before_acquire(|connection, meta| {
+                        Box::pin(async move {
+                            if meta.idle_for > PING_AFTER_IDLE {
+                                sqlx::Connection::ping(connection).await?;
+                            }
+                            Ok(true)
+                        })
+                    })
                     .after_connect(move |connection, _| {
                         Box::pin(async move {
                             let millis = timeout.as_millis();
@@ -195,8 +209,10 @@ impl SqlPools {
     // NOTE: SQLite has no server to cancel a statement; the host's own timeout drops the
     // future, and the statement stops at its next step.
     fn sqlite_pool(&self, options: SqliteConnectOptions) -> Pool {
+        // A file has no server that could close a connection, so there is nothing to ping.
         let pool = SqlitePoolOptions::new()
             .max_connections(self.settings.max_connections_per_pool)
+            .test_before_acquire(false)
             .connect_lazy_with(options);
         Pool::Sqlite(pool)
     }

@@ -21,7 +21,7 @@ use sqlx_mysql::{
 };
 
 use super::decode::{rfc3339_local, rfc3339_utc, text, unsupported, DecodeRow};
-use super::{collect, Limits, SqlSettings};
+use super::{collect, Limits, SqlSettings, PING_AFTER_IDLE};
 use crate::runtime_bindings::sql::{Column, SqlError, TypedRows, Value};
 
 /// How long the JSON columns found for a table are trusted before they are looked up again.
@@ -44,6 +44,15 @@ impl MySqlTarget {
         let pool = MySqlPoolOptions::new()
             .max_connections(settings.max_connections_per_pool)
             .acquire_timeout(Duration::from_secs(5))
+            .test_before_acquire(false)
+            .before_acquire(|connection, meta| {
+                Box::pin(async move {
+                    if meta.idle_for > PING_AFTER_IDLE {
+                        sqlx_mysql::Connection::ping(connection).await?;
+                    }
+                    Ok(true)
+                })
+            })
             .after_connect(move |connection, _| Box::pin(set_timeout(connection, timeout)))
             .connect_lazy_with(options);
         MySqlTarget {

@@ -5,6 +5,7 @@ mod addresses;
 mod injection;
 mod introspect;
 mod limits;
+mod pooling;
 mod types;
 
 use std::sync::Arc;
