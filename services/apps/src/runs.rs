@@ -59,32 +59,35 @@ pub async fn load_action_for_run(
     stage: Stage,
 ) -> AppsResult<ActionForRun> {
     // Runs read only the columns they need: an app's document may be megabytes.
-    let access = apps::find_access(&state.db, workspace_id, app_id)
-        .await?
-        .ok_or(AppsError::NotFound("The app"))?;
-    let access: AppAccess =
-        serde_json::from_value(access).map_err(|error| AppsError::Internal(error.into()))?;
-
-    let (action, release) = match stage {
+    let (access, action, release) = match stage {
         Stage::Draft => {
+            let access = apps::find_access(&state.db, workspace_id, app_id)
+                .await?
+                .ok_or(AppsError::NotFound("The app"))?;
             let row = actions::find(&state.db, workspace_id, app_id, action_id)
                 .await?
                 .ok_or(AppsError::NotFound("The action"))?;
-            (FrozenAction::from(&row), None)
+            (access, FrozenAction::from(&row), None)
         }
         Stage::LatestRelease => {
-            let (number, actions) = releases::latest_actions(&state.db, workspace_id, app_id)
-                .await?
-                .ok_or(AppsError::NotFound("A release of the app"))?;
+            let (access, number, actions) =
+                releases::latest_actions_and_access(&state.db, workspace_id, app_id)
+                    .await?
+                    .ok_or(AppsError::NotFound("The app"))?;
+            let (Some(number), Some(actions)) = (number, actions) else {
+                return Err(AppsError::NotFound("A release of the app"));
+            };
             let frozen: Vec<FrozenAction> = serde_json::from_value(actions)
                 .map_err(|error| AppsError::Internal(error.into()))?;
             let action = frozen
                 .into_iter()
                 .find(|action| action.id == action_id)
                 .ok_or(AppsError::NotFound("The action"))?;
-            (action, Some(number))
+            (access, action, Some(number))
         }
     };
+    let access: AppAccess =
+        serde_json::from_value(access).map_err(|error| AppsError::Internal(error.into()))?;
 
     let resource = resources::find(&state.db, workspace_id, action.resource_id)
         .await?

@@ -1,12 +1,13 @@
 use chrono::Utc;
+use sea_orm::sea_query::{Expr, IntoCondition};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, JoinType, QueryFilter,
+    QueryOrder, QuerySelect, Set,
 };
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::entities::release;
+use super::entities::{app, release};
 
 pub struct NewRelease {
     pub number: i32,
@@ -73,19 +74,28 @@ pub async fn find(
         .await
 }
 
-/// Returns the release with the highest number.
-/// Returns the number and frozen actions of an app's latest release, without reading its
-/// document.
-pub async fn latest_actions(
+/// Reads, in one statement, an app's access rules with the number and frozen actions of its
+/// latest release. The release fields are `None` when the app has none; `Ok(None)` means no
+/// such app in the workspace.
+pub async fn latest_actions_and_access(
     db: &impl ConnectionTrait,
     workspace_id: Uuid,
     app_id: Uuid,
-) -> Result<Option<(i32, Value)>, DbErr> {
-    release::Entity::find()
-        .filter(release::Column::WorkspaceId.eq(workspace_id))
-        .filter(release::Column::AppId.eq(app_id))
+) -> Result<Option<(Value, Option<i32>, Option<Value>)>, DbErr> {
+    let releases = app::Entity::belongs_to(release::Entity)
+        .from(app::Column::Id)
+        .to(release::Column::AppId)
+        .on_condition(move |_, releases| {
+            Expr::col((releases, release::Column::WorkspaceId))
+                .eq(workspace_id)
+                .into_condition()
+        });
+    app::Entity::find_by_id(app_id)
+        .filter(app::Column::WorkspaceId.eq(workspace_id))
+        .join(JoinType::LeftJoin, releases.into())
         .order_by_desc(release::Column::Number)
         .select_only()
+        .column(app::Column::Access)
         .column(release::Column::Number)
         .column(release::Column::Actions)
         .into_tuple()
@@ -93,6 +103,7 @@ pub async fn latest_actions(
         .await
 }
 
+/// Returns the release with the highest number.
 pub async fn latest(
     db: &impl ConnectionTrait,
     workspace_id: Uuid,
