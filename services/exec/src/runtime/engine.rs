@@ -10,8 +10,8 @@ use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConf
 /// How often the epoch advances; a deadline is checked at this granularity.
 pub const EPOCH_TICK: Duration = Duration::from_millis(10);
 
-/// Freed slots returned to the kernel together, which makes one round of cross-core TLB
-/// flushes serve several instances.
+/// Number of freed slots returned to the kernel in one batch rather than one at a time. In the
+/// run benchmark this raised throughput by about a tenth (BENCHMARKS.md).
 const DECOMMIT_BATCH: usize = 8;
 
 /// Engine settings that the host config chooses.

@@ -1,60 +1,64 @@
-//! Pooled connections that the database server closed while they sat idle.
+//! Pooled connections that the database server closed while they were idle.
 
 use std::time::Duration;
 
 use serde_json::{json, Value};
 use trellis_exec::host::sql::PING_AFTER_IDLE;
 
-use super::{admin, mariadb_admin, mariadb_config, postgres_admin, postgres_config, Harness};
+use super::{
+    admin, mariadb_admin, mariadb_config, postgres_admin, postgres_config, AdminConnection, Harness,
+};
 
-/// Returns the one column of the one row a query returned.
-fn single(output: &Value, column: &str) -> i64 {
+/// Returns the number in `column` of a result's first row.
+fn first_number(output: &Value, column: &str) -> i64 {
     output["rows"][0][column]
         .as_i64()
         .unwrap_or_else(|| panic!("no number in {output}"))
 }
 
-#[tokio::test]
-async fn postgres_connection_closed_by_the_server_is_replaced() {
+/// Runs `sql`, which returns the server's id for the connection, ends that connection with the
+/// statement `kill` builds while it is idle, and returns the connection ids before and after.
+async fn ids_around_kill<C: AdminConnection>(
+    config: Value,
+    sql: &str,
+    mut admin_connection: C,
+    kill: fn(i64) -> String,
+) -> (i64, i64) {
     let harness = Harness::new().await;
-    let config = postgres_config();
-    let pid_query = json!({"sql": "SELECT pg_backend_pid()::int8 AS pid"});
-    let first = harness
-        .run(&config, "query", pid_query.clone())
-        .await
-        .unwrap();
-    let pid = single(&first, "pid");
+    let query = json!({ "sql": sql });
+    let first = harness.run(&config, "query", query.clone()).await.unwrap();
+    let before = first_number(&first, "id");
 
-    // This is the pool's only connection; the server ends it while it is idle.
-    admin(
-        &mut postgres_admin().await,
-        &[format!("SELECT pg_terminate_backend({pid})")],
-    )
-    .await;
+    // This is the pool's only connection, and the server ends it while it is idle.
+    admin(&mut admin_connection, &[kill(before)]).await;
     tokio::time::sleep(PING_AFTER_IDLE + Duration::from_millis(300)).await;
-    let second = harness.run(&config, "query", pid_query).await.unwrap();
+    let second = harness.run(&config, "query", query).await.unwrap();
 
-    assert_ne!(single(&second, "pid"), pid);
+    (before, first_number(&second, "id"))
 }
 
 #[tokio::test]
-async fn mariadb_connection_closed_by_the_server_is_replaced() {
-    let harness = Harness::new().await;
-    let config = mariadb_config("test");
-    let id_query = json!({"sql": "SELECT CONNECTION_ID() AS id"});
-    let first = harness
-        .run(&config, "query", id_query.clone())
-        .await
-        .unwrap();
-    let id = single(&first, "id");
-
-    admin(
-        &mut mariadb_admin().await,
-        &[format!("KILL CONNECTION {id}")],
+async fn postgres_closed_connection_is_replaced() {
+    let (before, after) = ids_around_kill(
+        postgres_config(),
+        "SELECT pg_backend_pid()::int8 AS id",
+        postgres_admin().await,
+        |id| format!("SELECT pg_terminate_backend({id})"),
     )
     .await;
-    tokio::time::sleep(PING_AFTER_IDLE + Duration::from_millis(300)).await;
-    let second = harness.run(&config, "query", id_query).await.unwrap();
 
-    assert_ne!(single(&second, "id"), id);
+    assert_ne!(after, before);
+}
+
+#[tokio::test]
+async fn mariadb_closed_connection_is_replaced() {
+    let (before, after) = ids_around_kill(
+        mariadb_config("test"),
+        "SELECT CONNECTION_ID() AS id",
+        mariadb_admin().await,
+        |id| format!("KILL CONNECTION {id}"),
+    )
+    .await;
+
+    assert_ne!(after, before);
 }
