@@ -47,6 +47,10 @@ pub fn build(settings: EngineSettings) -> anyhow::Result<Engine> {
         .memory_init_cow(true)
         .epoch_interruption(true)
         .wasm_component_model(true)
+        // Connectors are called one export at a time and need no state for concurrent calls.
+        // Turning it off cut a run's CPU time by about a fifth in the run benchmark
+        // (BENCHMARKS.md).
+        .concurrency_support(false)
         .wasm_threads(false)
         .wasm_memory64(false)
         .wasm_gc(false)
