@@ -7,6 +7,7 @@ pub mod domain;
 pub mod error;
 pub mod rotation;
 mod routes;
+pub mod run_cache;
 pub mod runs;
 pub mod secrets;
 pub mod storage;
@@ -14,7 +15,7 @@ pub mod storage;
 use std::sync::{Arc, RwLock};
 
 use actix_web::web;
-use sea_orm::DatabaseConnection;
+use sea_orm::{ConnectionTrait, DatabaseBackend, DatabaseConnection};
 
 pub use catalog::{
     CatalogError, ConnectionTest, ConnectorCatalog, ConnectorManifest, OperationListing,
@@ -24,12 +25,15 @@ pub use crypto::EncryptionKeys;
 pub use domain::access::AppAccess;
 pub use domain::config::SecretConfig;
 pub use routes::{configure, AppsApi};
+pub use run_cache::RunCache;
 
 /// Everything the apps handlers share.
 pub struct AppsState {
     pub db: DatabaseConnection,
     pub catalog: Arc<dyn ConnectorCatalog>,
     keys: RwLock<Arc<EncryptionKeys>>,
+    /// Actions loaded for runs; on only for SQLite (see [`run_cache`]).
+    pub run_cache: RunCache,
 }
 
 impl AppsState {
@@ -38,10 +42,12 @@ impl AppsState {
         keys: EncryptionKeys,
         catalog: Arc<dyn ConnectorCatalog>,
     ) -> AppsState {
+        let run_cache = RunCache::new(db.get_database_backend() == DatabaseBackend::Sqlite);
         AppsState {
             db,
             catalog,
             keys: RwLock::new(Arc::new(keys)),
+            run_cache,
         }
     }
 

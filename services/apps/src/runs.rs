@@ -11,7 +11,7 @@ use crate::storage::{actions, apps, releases, resources};
 use crate::{secrets, AppsState};
 
 /// Definition of an action that a run uses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Stage {
     /// The draft, which editors run while building the app.
@@ -47,11 +47,32 @@ pub struct ActionForRun {
 }
 
 /// Loads an action of an app for a run: the draft or the latest release's frozen copy, with its
-/// resource's config decrypted and the app's access rules.
+/// resource's config decrypted and the app's access rules. Repeated loads come from the
+/// state's run cache until the workspace changes.
 ///
 /// Returns `NotFound` when the app, the action (in that stage) or its resource is not in the
 /// workspace, and when `LatestRelease` is asked for an app that has no release.
 pub async fn load_action_for_run(
+    state: &AppsState,
+    workspace_id: Uuid,
+    app_id: Uuid,
+    action_id: Uuid,
+    stage: Stage,
+) -> AppsResult<ActionForRun> {
+    let key = (app_id, action_id, stage);
+    let ticket = match state.run_cache.lookup(workspace_id, key) {
+        Ok(cached) => return Ok(cached),
+        Err(ticket) => ticket,
+    };
+
+    let loaded = read_action_for_run(state, workspace_id, app_id, action_id, stage).await?;
+
+    state.run_cache.store(ticket, key, &loaded);
+    Ok(loaded)
+}
+
+/// Reads an action for a run from the database.
+async fn read_action_for_run(
     state: &AppsState,
     workspace_id: Uuid,
     app_id: Uuid,

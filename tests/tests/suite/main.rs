@@ -14,6 +14,7 @@ mod readiness;
 mod role_matrix;
 mod runs;
 mod runs_access;
+mod runs_changes;
 mod runs_distributed;
 mod runs_llm;
 mod sessions;

@@ -257,6 +257,7 @@ pub async fn create(
     };
     audit::record(&txn, workspace_id, &Actor::of(&caller, &request), event).await?;
     txn.commit().await?;
+    state.run_cache.invalidate(workspace_id);
 
     Ok(HttpResponse::Created().json(view(row)))
 }
@@ -354,6 +355,7 @@ pub async fn update(
     };
     audit::record(&txn, workspace_id, &Actor::of(&caller, &request), event).await?;
     txn.commit().await?;
+    state.run_cache.invalidate(workspace_id);
 
     Ok(HttpResponse::Ok().json(view(row)))
 }
@@ -385,6 +387,7 @@ pub async fn delete(
     };
     audit::record(&txn, workspace_id, &Actor::of(&caller, &request), event).await?;
     txn.commit().await?;
+    state.run_cache.invalidate(workspace_id);
 
     Ok(HttpResponse::NoContent().finish())
 }

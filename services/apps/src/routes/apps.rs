@@ -177,6 +177,7 @@ pub async fn create(
     };
     audit::record(&txn, workspace_id, &Actor::of(&caller, &request), event).await?;
     txn.commit().await?;
+    state.run_cache.invalidate(workspace_id);
 
     tracing::info!(workspace_id = %workspace_id, app_id = %row.id, "app created");
     Ok(HttpResponse::Created().json(view(row)?))
@@ -303,6 +304,7 @@ pub async fn update(
     };
     audit::record(&txn, workspace_id, &Actor::of(&caller, &request), event).await?;
     txn.commit().await?;
+    state.run_cache.invalidate(workspace_id);
 
     Ok(HttpResponse::Ok().json(view(row)?))
 }
@@ -340,6 +342,7 @@ pub async fn delete(
     };
     audit::record(&txn, workspace_id, &Actor::of(&caller, &request), event).await?;
     txn.commit().await?;
+    state.run_cache.invalidate(workspace_id);
 
     tracing::info!(workspace_id = %workspace_id, app_id = %app_id, "app deleted");
     Ok(HttpResponse::NoContent().finish())

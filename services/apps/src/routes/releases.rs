@@ -143,6 +143,7 @@ pub async fn create(
     };
     audit::record(&txn, workspace_id, &Actor::of(&caller, &request), event).await?;
     txn.commit().await?;
+    state.run_cache.invalidate(workspace_id);
 
     tracing::info!(workspace_id = %workspace_id, app_id = %app_id, release = row.number, "app released");
     Ok(HttpResponse::Created().json(view(row)?))
@@ -262,6 +263,7 @@ pub async fn rollback(
     };
     audit::record(&txn, workspace_id, &Actor::of(&caller, &request), event).await?;
     txn.commit().await?;
+    state.run_cache.invalidate(workspace_id);
 
     tracing::info!(workspace_id = %workspace_id, app_id = %app_id, release = row.number, rolled_back_from = number, "app rolled back");
     Ok(HttpResponse::Created().json(view(row)?))

@@ -163,6 +163,7 @@ pub async fn create(
     };
     audit::record(&txn, workspace_id, &Actor::of(&caller, &request), event).await?;
     txn.commit().await?;
+    state.run_cache.invalidate(workspace_id);
 
     tracing::info!(workspace_id = %workspace_id, resource_id = %row.id, "resource created");
     Ok(HttpResponse::Created().json(view(row)))
@@ -290,6 +291,7 @@ pub async fn update(
     };
     audit::record(&txn, workspace_id, &Actor::of(&caller, &request), event).await?;
     txn.commit().await?;
+    state.run_cache.invalidate(workspace_id);
 
     tracing::info!(workspace_id = %workspace_id, resource_id = %row.id, "resource updated");
     Ok(HttpResponse::Ok().json(view(row)))
@@ -331,6 +333,7 @@ pub async fn delete(
     };
     audit::record(&txn, workspace_id, &Actor::of(&caller, &request), event).await?;
     txn.commit().await?;
+    state.run_cache.invalidate(workspace_id);
 
     tracing::info!(workspace_id = %workspace_id, resource_id = %resource_id, "resource deleted");
     Ok(HttpResponse::NoContent().finish())

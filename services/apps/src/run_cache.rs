@@ -1,0 +1,243 @@
+//! Actions loaded for runs, kept in process memory so that repeated runs of the same action skip
+//! the database.
+//!
+//! Each apps route that commits a change to a workspace's apps, actions, releases or resources
+//! invalidates that workspace's entries afterwards. Re-encrypting secrets under a new key changes
+//! no plaintext, so it invalidates nothing. This is only complete when this process makes every
+//! change. That holds for an SQLite database, which one process owns, but not for PostgreSQL,
+//! where several apps processes may share the data, so the cache is off on PostgreSQL.
+//! TODO: invalidate across processes (PostgreSQL `LISTEN`/`NOTIFY`) and turn it on there too.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use uuid::Uuid;
+
+use crate::runs::{ActionForRun, Stage};
+
+/// Maximum number of cached actions. A full cache is emptied.
+const MAX_ENTRIES: usize = 10_000;
+
+/// Identifies a cached action: app, action and stage, within a workspace.
+type ActionKey = (Uuid, Uuid, Stage);
+
+/// Cached actions with the bookkeeping that keeps a load racing an invalidation out of the
+/// cache. Invalidations are numbered from one counter, and a load records the counter's value
+/// before it reads the database.
+#[derive(Default)]
+struct Inner {
+    counter: u64,
+    /// Number of the latest invalidation of each workspace seen since the last reset.
+    invalidated: HashMap<Uuid, u64>,
+    /// Counter value at the last time the cache was emptied. It is the invalidation number of
+    /// every workspace that `invalidated` does not name.
+    reset_at: u64,
+    entries: HashMap<Uuid, HashMap<ActionKey, ActionForRun>>,
+    len: usize,
+}
+
+/// The counter value a load read before it went to the database.
+#[derive(Debug, Clone, Copy)]
+pub struct LoadTicket(u64);
+
+/// In-memory cache of actions loaded for runs.
+pub struct RunCache {
+    enabled: bool,
+    inner: Mutex<Inner>,
+}
+
+impl RunCache {
+    /// A cache that stores entries when `enabled`, and otherwise never returns one.
+    pub fn new(enabled: bool) -> Self {
+        RunCache {
+            enabled,
+            inner: Mutex::new(Inner::default()),
+        }
+    }
+
+    /// Returns whether the cache stores entries.
+    pub fn enabled(&self) -> bool {
+        self.enabled
+    }
+
+    /// Returns the cached action, or a ticket to pass to [`RunCache::store`] after loading it.
+    pub fn lookup(&self, workspace_id: Uuid, key: ActionKey) -> Result<ActionForRun, LoadTicket> {
+        let inner = self.inner.lock().expect("run cache lock poisoned");
+        let hit = inner
+            .entries
+            .get(&workspace_id)
+            .and_then(|actions| actions.get(&key));
+        match hit {
+            Some(action) if self.enabled => Ok(action.clone()),
+            _ => Err(LoadTicket(inner.counter)),
+        }
+    }
+
+    /// Stores a loaded action unless the workspace was invalidated after the ticket was taken,
+    /// in which case the load may have read data that has since changed.
+    pub fn store(&self, ticket: LoadTicket, key: ActionKey, action: &ActionForRun) {
+        if !self.enabled {
+            return;
+        }
+        let mut inner = self.inner.lock().expect("run cache lock poisoned");
+        let workspace_id = action.workspace_id;
+        let last = inner
+            .invalidated
+            .get(&workspace_id)
+            .copied()
+            .unwrap_or(inner.reset_at);
+        if last > ticket.0 {
+            return;
+        }
+
+        if inner.len >= MAX_ENTRIES {
+            inner.entries.clear();
+            inner.invalidated.clear();
+            inner.reset_at = inner.counter;
+            inner.len = 0;
+        }
+        let previous = inner
+            .entries
+            .entry(workspace_id)
+            .or_default()
+            .insert(key, action.clone());
+        if previous.is_none() {
+            inner.len += 1;
+        }
+    }
+
+    /// Drops the workspace's cached actions. Call it after a change to the workspace's apps,
+    /// actions, releases or resources is committed.
+    pub fn invalidate(&self, workspace_id: Uuid) {
+        let mut inner = self.inner.lock().expect("run cache lock poisoned");
+        inner.counter += 1;
+        let number = inner.counter;
+        inner.invalidated.insert(workspace_id, number);
+        if let Some(actions) = inner.entries.remove(&workspace_id) {
+            inner.len -= actions.len();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{json, Value};
+
+    use super::*;
+    use crate::domain::access::AppAccess;
+    use crate::domain::action::FrozenAction;
+    use crate::domain::config::SecretConfig;
+    use crate::runs::ResourceForRun;
+
+    fn action(workspace_id: Uuid, sql: &str) -> ActionForRun {
+        let action = FrozenAction {
+            id: Uuid::nil(),
+            name: "One row".into(),
+            resource_id: Uuid::nil(),
+            operation: "query".into(),
+            input: json!({"sql": sql}),
+            transformer: None,
+            params_schema: None,
+            timeout_ms: 10_000,
+            cache_ttl_seconds: 0,
+            requires_confirmation: false,
+        };
+        ActionForRun {
+            workspace_id,
+            app_id: Uuid::nil(),
+            release: Some(1),
+            action,
+            resource: ResourceForRun {
+                id: Uuid::nil(),
+                name: "Database".into(),
+                plugin_id: "sql".into(),
+                plugin_version: "1.0.0".into(),
+                config: SecretConfig::new(json!({})),
+            },
+            access: AppAccess::default(),
+        }
+    }
+
+    fn key() -> ActionKey {
+        (Uuid::nil(), Uuid::nil(), Stage::LatestRelease)
+    }
+
+    fn cached_sql(cache: &RunCache, workspace_id: Uuid) -> Option<Value> {
+        cache
+            .lookup(workspace_id, key())
+            .ok()
+            .map(|action| action.action.input["sql"].clone())
+    }
+
+    #[test]
+    fn stored_action_is_returned() {
+        let cache = RunCache::new(true);
+        let workspace = Uuid::now_v7();
+        let ticket = cache.lookup(workspace, key()).expect_err("empty cache");
+
+        cache.store(ticket, key(), &action(workspace, "SELECT 1"));
+
+        assert_eq!(cached_sql(&cache, workspace), Some(json!("SELECT 1")));
+    }
+
+    #[test]
+    fn invalidation_drops_the_workspace_only() {
+        let cache = RunCache::new(true);
+        let changed = Uuid::now_v7();
+        let other = Uuid::now_v7();
+        for workspace in [changed, other] {
+            let ticket = cache.lookup(workspace, key()).expect_err("empty cache");
+            cache.store(ticket, key(), &action(workspace, "SELECT 1"));
+        }
+
+        cache.invalidate(changed);
+
+        assert_eq!(cached_sql(&cache, changed), None);
+        assert_eq!(cached_sql(&cache, other), Some(json!("SELECT 1")));
+    }
+
+    #[test]
+    fn load_older_than_invalidation_is_not_stored() {
+        let cache = RunCache::new(true);
+        let workspace = Uuid::now_v7();
+        let ticket = cache.lookup(workspace, key()).expect_err("empty cache");
+
+        // A change commits and invalidates while the load is reading the old rows.
+        cache.invalidate(workspace);
+        cache.store(ticket, key(), &action(workspace, "SELECT 'old'"));
+
+        assert_eq!(cached_sql(&cache, workspace), None);
+        let ticket = cache.lookup(workspace, key()).expect_err("nothing stored");
+        cache.store(ticket, key(), &action(workspace, "SELECT 'new'"));
+        assert_eq!(cached_sql(&cache, workspace), Some(json!("SELECT 'new'")));
+    }
+
+    #[test]
+    fn load_older_than_reset_is_not_stored() {
+        let cache = RunCache::new(true);
+        let workspace = Uuid::now_v7();
+        let ticket = cache.lookup(workspace, key()).expect_err("empty cache");
+        cache.invalidate(workspace);
+
+        // Filling the cache empties it, which clears the record of the workspace's invalidation.
+        for _ in 0..MAX_ENTRIES + 1 {
+            let filler = Uuid::now_v7();
+            let fresh = cache.lookup(filler, key()).expect_err("new workspace");
+            cache.store(fresh, key(), &action(filler, "SELECT 1"));
+        }
+        cache.store(ticket, key(), &action(workspace, "SELECT 'old'"));
+
+        assert_eq!(cached_sql(&cache, workspace), None);
+    }
+
+    #[test]
+    fn disabled_cache_stores_nothing() {
+        let cache = RunCache::new(false);
+        let workspace = Uuid::now_v7();
+        let ticket = cache.lookup(workspace, key()).expect_err("empty cache");
+
+        cache.store(ticket, key(), &action(workspace, "SELECT 1"));
+
+        assert_eq!(cached_sql(&cache, workspace), None);
+    }
+}
