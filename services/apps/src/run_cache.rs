@@ -33,6 +33,7 @@ struct Inner {
     /// every workspace that `invalidated` does not name.
     reset_at: u64,
     entries: HashMap<Uuid, HashMap<ActionKey, ActionForRun>>,
+    /// Number of cached actions across all workspaces.
     len: usize,
 }
 
@@ -47,17 +48,12 @@ pub struct RunCache {
 }
 
 impl RunCache {
-    /// A cache that stores entries when `enabled`, and otherwise never returns one.
+    /// Creates a cache that stores entries only when `enabled`.
     pub fn new(enabled: bool) -> Self {
         RunCache {
             enabled,
             inner: Mutex::new(Inner::default()),
         }
-    }
-
-    /// Returns whether the cache stores entries.
-    pub fn enabled(&self) -> bool {
-        self.enabled
     }
 
     /// Returns the cached action, or a ticket to pass to [`RunCache::store`] after loading it.
@@ -68,8 +64,8 @@ impl RunCache {
             .get(&workspace_id)
             .and_then(|actions| actions.get(&key));
         match hit {
-            Some(action) if self.enabled => Ok(action.clone()),
-            _ => Err(LoadTicket(inner.counter)),
+            Some(action) => Ok(action.clone()),
+            None => Err(LoadTicket(inner.counter)),
         }
     }
 
@@ -162,6 +158,14 @@ mod tests {
         (Uuid::nil(), Uuid::nil(), Stage::LatestRelease)
     }
 
+    /// Loads an action the way a run does on a miss: takes a ticket, then stores the result.
+    fn load(cache: &RunCache, workspace_id: Uuid, sql: &str) {
+        let ticket = cache
+            .lookup(workspace_id, key())
+            .expect_err("not cached yet");
+        cache.store(ticket, key(), &action(workspace_id, sql));
+    }
+
     fn cached_sql(cache: &RunCache, workspace_id: Uuid) -> Option<Value> {
         cache
             .lookup(workspace_id, key())
@@ -173,9 +177,8 @@ mod tests {
     fn stored_action_is_returned() {
         let cache = RunCache::new(true);
         let workspace = Uuid::now_v7();
-        let ticket = cache.lookup(workspace, key()).expect_err("empty cache");
 
-        cache.store(ticket, key(), &action(workspace, "SELECT 1"));
+        load(&cache, workspace, "SELECT 1");
 
         assert_eq!(cached_sql(&cache, workspace), Some(json!("SELECT 1")));
     }
@@ -186,8 +189,7 @@ mod tests {
         let changed = Uuid::now_v7();
         let other = Uuid::now_v7();
         for workspace in [changed, other] {
-            let ticket = cache.lookup(workspace, key()).expect_err("empty cache");
-            cache.store(ticket, key(), &action(workspace, "SELECT 1"));
+            load(&cache, workspace, "SELECT 1");
         }
 
         cache.invalidate(changed);
@@ -207,8 +209,7 @@ mod tests {
         cache.store(ticket, key(), &action(workspace, "SELECT 'old'"));
 
         assert_eq!(cached_sql(&cache, workspace), None);
-        let ticket = cache.lookup(workspace, key()).expect_err("nothing stored");
-        cache.store(ticket, key(), &action(workspace, "SELECT 'new'"));
+        load(&cache, workspace, "SELECT 'new'");
         assert_eq!(cached_sql(&cache, workspace), Some(json!("SELECT 'new'")));
     }
 
@@ -221,9 +222,7 @@ mod tests {
 
         // Filling the cache empties it, which clears the record of the workspace's invalidation.
         for _ in 0..MAX_ENTRIES + 1 {
-            let filler = Uuid::now_v7();
-            let fresh = cache.lookup(filler, key()).expect_err("new workspace");
-            cache.store(fresh, key(), &action(filler, "SELECT 1"));
+            load(&cache, Uuid::now_v7(), "SELECT 1");
         }
         cache.store(ticket, key(), &action(workspace, "SELECT 'old'"));
 
@@ -234,9 +233,8 @@ mod tests {
     fn disabled_cache_stores_nothing() {
         let cache = RunCache::new(false);
         let workspace = Uuid::now_v7();
-        let ticket = cache.lookup(workspace, key()).expect_err("empty cache");
 
-        cache.store(ticket, key(), &action(workspace, "SELECT 1"));
+        load(&cache, workspace, "SELECT 1");
 
         assert_eq!(cached_sql(&cache, workspace), None);
     }

@@ -2,8 +2,23 @@
 //! the definition and access rules committed before it started.
 
 use reqwest::{Method, StatusCode};
-use serde_json::json;
+use serde_json::{json, Value};
 use trellis_tests::runs::RunFixture;
+use trellis_tests::Reply;
+use uuid::Uuid;
+
+/// Replaces the input of an action's draft, as the owner.
+async fn edit_input(fixture: &RunFixture, app: Uuid, action: Uuid, input: Value) -> Reply {
+    fixture
+        .server
+        .call(
+            Method::PATCH,
+            &fixture.path(&format!("/apps/{app}/actions/{action}")),
+            Some(&fixture.owner.access),
+            Some(json!({"input": input})),
+        )
+        .await
+}
 
 #[tokio::test]
 async fn edited_draft_runs_new_input() {
@@ -13,15 +28,7 @@ async fn edited_draft_runs_new_input() {
     let owner = &fixture.owner.access;
 
     let before = fixture.run_draft(owner, app, action, json!({})).await;
-    let edited = fixture
-        .server
-        .call(
-            Method::PATCH,
-            &fixture.path(&format!("/apps/{app}/actions/{action}")),
-            Some(owner),
-            Some(json!({"input": {"v": 2}})),
-        )
-        .await;
+    let edited = edit_input(&fixture, app, action, json!({"v": 2})).await;
     let after = fixture.run_draft(owner, app, action, json!({})).await;
 
     assert_eq!(before.json()["data"], json!({"v": 1}), "{}", before.text);
@@ -41,15 +48,7 @@ async fn rollback_runs_restored_release() {
     fixture.release(app).await;
 
     let first = fixture.run(&viewer.access, app, action, json!({})).await;
-    let edited = fixture
-        .server
-        .call(
-            Method::PATCH,
-            &fixture.path(&format!("/apps/{app}/actions/{action}")),
-            Some(&fixture.owner.access),
-            Some(json!({"input": {"v": 2}})),
-        )
-        .await;
+    let edited = edit_input(&fixture, app, action, json!({"v": 2})).await;
     fixture.release(app).await;
     let second = fixture.run(&viewer.access, app, action, json!({})).await;
     let rolled_back = fixture
@@ -98,12 +97,12 @@ async fn narrowed_access_applies_to_next_run() {
             Some(json!({"version": stored.json()["version"], "access": {"roles": ["admin"]}})),
         )
         .await;
-    let refused = fixture.run(&viewer.access, app, action, json!({})).await;
+    let rejected = fixture.run(&viewer.access, app, action, json!({})).await;
     let allowed = fixture.run(&admin.access, app, action, json!({})).await;
 
     assert_eq!(open.status, StatusCode::OK, "{}", open.text);
     assert_eq!(narrowed.status, StatusCode::OK, "{}", narrowed.text);
-    assert_eq!(refused.status, StatusCode::NOT_FOUND, "{}", refused.text);
+    assert_eq!(rejected.status, StatusCode::NOT_FOUND, "{}", rejected.text);
     assert_eq!(allowed.status, StatusCode::OK, "{}", allowed.text);
 }
 
