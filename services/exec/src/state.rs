@@ -77,6 +77,8 @@ pub struct ExecState {
     pub shared: SharedStore,
     pub quotas: Quotas,
     actions: OnceLock<Arc<dyn ActionSource>>,
+    /// JSON bodies of the built-in connector routes, serialized on first use.
+    pub(crate) builtin_bodies: OnceLock<crate::routes::BuiltinBodies>,
     /// Internal hosts of each workspace as last read from the database, with the read time.
     workspace_hosts: Mutex<HashMap<Uuid, (Vec<InternalHost>, Instant)>>,
 }
@@ -117,6 +119,7 @@ impl ExecState {
             shared,
             quotas,
             actions: OnceLock::new(),
+            builtin_bodies: OnceLock::new(),
             workspace_hosts: Mutex::new(HashMap::new()),
         })
     }

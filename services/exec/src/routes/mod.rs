@@ -16,6 +16,8 @@ mod upload;
 use actix_web::web;
 use utoipa::OpenApi;
 
+pub(crate) use builtins::BuiltinBodies;
+
 pub use dto::{
     BuiltinList, BuiltinPlugin, InvokeRequest, InvokeResponse, PluginPage, PluginResponse,
 };
@@ -26,6 +28,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.app_data(trellis_problem::path_config())
         .app_data(trellis_problem::query_config())
         .service(builtins::list_builtins)
+        .service(builtins::get_builtin)
         .service(upload::upload_plugin)
         .service(list::list_plugins)
         .service(get::get_plugin)
@@ -47,6 +50,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 #[openapi(
     paths(
         builtins::list_builtins,
+        builtins::get_builtin,
         upload::upload_plugin,
         list::list_plugins,
         get::get_plugin,

@@ -414,6 +414,45 @@ async fn builtins_are_listed() {
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["items"][0]["id"], "builtin:echo");
     assert_eq!(body["items"][0]["manifest"]["id"], "echo");
+    assert_eq!(
+        response_type(&app, people.viewer_a, "/api/v1/plugins").await,
+        "application/json"
+    );
+}
+
+async fn response_type(app: &TestApp, user: Uuid, path: &str) -> String {
+    let response = app.get(user, path).await;
+    response.headers()["content-type"].to_str().unwrap().to_string()
+}
+
+#[actix_web::test]
+async fn one_builtin_is_described() {
+    let (app, people) = start().await;
+    let list: Value = app
+        .get(people.viewer_a, "/api/v1/plugins")
+        .await
+        .json()
+        .await
+        .unwrap();
+
+    let full = app.get(people.viewer_a, "/api/v1/plugins/builtin:echo").await;
+    let short = app.get(people.viewer_a, "/api/v1/plugins/echo").await;
+    let missing = app.get(people.viewer_a, "/api/v1/plugins/builtin:nope").await;
+    let anonymous = app
+        .client
+        .get(app.url("/api/v1/plugins/echo"))
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(full.status(), StatusCode::OK);
+    assert_eq!(full.json::<Value>().await.unwrap(), list["items"][0]);
+    assert_eq!(short.status(), StatusCode::OK);
+    assert_eq!(short.json::<Value>().await.unwrap()["id"], "builtin:echo");
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+    let problem: Value = missing.json().await.unwrap();
+    assert!(problem["detail"].as_str().unwrap().contains("built-in connector"));
+    assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
 }
 
 /// Serves `200 ok` to every request on a loopback port and returns the port.
