@@ -114,6 +114,9 @@ pub struct Settings {
     pub rate_limit_workspace_per_minute: u32,
     /// Requests per minute each API key may send.
     pub rate_limit_api_key_per_minute: u32,
+    /// Requests per minute each signed-in user may send to routes outside a workspace
+    /// (`/api/v1/me`, the workspace list, the plugin catalog).
+    pub rate_limit_user_per_minute: u32,
     /// Anonymous runs of each public app's actions per minute, from all clients together.
     pub rate_limit_public_run_per_minute: u32,
     /// Action runs each workspace may start per minute; 0 turns the quota off.
@@ -174,6 +177,7 @@ impl Default for Settings {
             rate_limit_auth_per_minute: 60,
             rate_limit_workspace_per_minute: 3000,
             rate_limit_api_key_per_minute: 1200,
+            rate_limit_user_per_minute: 600,
             rate_limit_public_run_per_minute: 300,
             quota_runs_per_minute: 600,
             exec_max_instances: 256,
@@ -275,6 +279,10 @@ impl Settings {
             (
                 "rate_limit_api_key_per_minute",
                 self.rate_limit_api_key_per_minute,
+            ),
+            (
+                "rate_limit_user_per_minute",
+                self.rate_limit_user_per_minute,
             ),
             (
                 "rate_limit_public_run_per_minute",

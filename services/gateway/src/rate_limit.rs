@@ -1,5 +1,6 @@
 //! Rate limits at the edge: per client address on the auth routes, per public app on anonymous
-//! runs, per workspace on tenant routes, and per API key. Responses carry `RateLimit-*`
+//! runs, per workspace on tenant routes, per API key, and per user on a signed-in user's other
+//! routes. Responses carry `RateLimit-*`
 //! headers, and rejected requests get 429 with `Retry-After`.
 
 use std::net::IpAddr;
@@ -25,6 +26,8 @@ pub struct RateLimits {
     pub auth: Quota,
     pub workspace: Quota,
     pub api_key: Quota,
+    /// A signed-in user's requests outside workspace routes.
+    pub user: Quota,
     /// Anonymous runs of public apps' actions, per client address.
     pub public_run: Quota,
 }
@@ -86,9 +89,6 @@ async fn checks(request: &ServiceRequest, limits: &RateLimits) -> Vec<(String, Q
         let name = format!("public-app:{public_id}");
         return vec![(name, limits.public_run, Fallback::Local)];
     }
-    let Some(workspace_id) = workspace_in(path) else {
-        return Vec::new();
-    };
     let Ok(token) = bearer_token(request.request()) else {
         return Vec::new();
     };
@@ -97,24 +97,30 @@ async fn checks(request: &ServiceRequest, limits: &RateLimits) -> Vec<(String, Q
         let name = format!("api-key:{}", key_fingerprint(&token));
         return vec![(name, limits.api_key, Fallback::Local)];
     }
-    // Only verified callers count against a workspace, so strangers cannot spend its quota.
-    // NOTE: a signed-in user who is not a member still counts until the handler refuses them.
-    // Behind the edge check the token is already verified; in one process it is verified here.
-    let edge_verified = request.extensions().get::<EdgeIdentity>().is_some();
-    let access = request.app_data::<web::Data<Access>>();
-    let verified = match access {
-        _ if edge_verified => true,
-        Some(access) => access.verifier.verify(&token).await.is_ok(),
-        None => false,
-    };
-    if !verified {
+    // Only verified callers count, so strangers cannot spend a workspace's or a user's quota.
+    // NOTE: a signed-in user who is not a member still counts against the workspace until the
+    // handler rejects them.
+    let Some(user_id) = verified_user(request, &token).await else {
         return Vec::new();
+    };
+    match workspace_in(path) {
+        Some(workspace_id) => vec![(
+            format!("workspace:{workspace_id}"),
+            limits.workspace,
+            Fallback::Local,
+        )],
+        None => vec![(format!("user:{user_id}"), limits.user, Fallback::Local)],
     }
-    vec![(
-        format!("workspace:{workspace_id}"),
-        limits.workspace,
-        Fallback::Local,
-    )]
+}
+
+/// Returns the user an access token was issued to, once the token is verified. Behind the edge
+/// check the token is already verified, and in one process it is verified here.
+async fn verified_user(request: &ServiceRequest, token: &str) -> Option<Uuid> {
+    if let Some(EdgeIdentity::User(user_id)) = request.extensions().get::<EdgeIdentity>() {
+        return Some(*user_id);
+    }
+    let access = request.app_data::<web::Data<Access>>()?;
+    access.verifier.verify(token).await.ok().map(|claims| claims.sub)
 }
 
 fn set_headers(headers: &mut actix_web::http::header::HeaderMap, decision: &Decision) {

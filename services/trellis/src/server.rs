@@ -272,6 +272,7 @@ async fn rate_limits(settings: &Settings) -> anyhow::Result<RateLimits> {
         auth: Quota::per_minute(settings.rate_limit_auth_per_minute),
         workspace: Quota::per_minute(settings.rate_limit_workspace_per_minute),
         api_key: Quota::per_minute(settings.rate_limit_api_key_per_minute),
+        user: Quota::per_minute(settings.rate_limit_user_per_minute),
         public_run: Quota::per_minute(settings.rate_limit_public_run_per_minute),
     })
 }

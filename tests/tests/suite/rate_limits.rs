@@ -92,6 +92,64 @@ async fn workspace_and_api_key_limits_apply() {
     server.stop().await;
 }
 
+#[tokio::test]
+async fn user_limit_applies_outside_workspaces() {
+    let server = TestServer::start_with(|s| {
+        s.rate_limit_user_per_minute = 3;
+        s.rate_limit_api_key_per_minute = 2;
+    })
+    .await;
+    let owner = server.signup("owner").await;
+    let other = server.signup("other").await;
+    let workspace = server.workspace(&owner, "w").await;
+    let created = server
+        .post(
+            &format!("/api/v1/workspaces/{workspace}/api-keys"),
+            Some(&owner.access),
+            json!({"name": "k", "role": "viewer"}),
+        )
+        .await;
+    let key = created.json()["key"].as_str().unwrap().to_string();
+
+    // Creating the workspace spent one of the owner's three requests.
+    let me = server.get("/api/v1/me", &owner.access).await;
+    let plugins = server.get("/api/v1/plugins", &owner.access).await;
+    let over = server.get("/api/v1/me", &owner.access).await;
+    let members = server
+        .get(&format!("/api/v1/workspaces/{workspace}/members"), &owner.access)
+        .await;
+    let other_me = server.get("/api/v1/me", &other.access).await;
+    let stranger = server.get("/api/v1/me", "not-a-token").await;
+    let key_replies = [
+        server.get("/api/v1/plugins", &key).await,
+        server.get("/api/v1/plugins", &key).await,
+        server.get("/api/v1/plugins", &key).await,
+    ];
+
+    assert_eq!(me.status, StatusCode::OK);
+    assert_eq!(header(&me, "ratelimit-limit"), 3);
+    assert_eq!(header(&me, "ratelimit-remaining"), 1);
+    assert_eq!(plugins.status, StatusCode::OK);
+    assert_eq!(header(&plugins, "ratelimit-remaining"), 0);
+    assert_eq!(over.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(over.json()["detail"].as_str().unwrap().contains("3 requests per minute"));
+    assert!(header(&over, "retry-after") >= 1);
+    // Workspace routes count against the workspace, not the user.
+    assert_eq!(members.status, StatusCode::OK);
+    assert_eq!(header(&members, "ratelimit-limit"), 3000);
+    assert_eq!(other_me.status, StatusCode::OK);
+    assert_eq!(header(&other_me, "ratelimit-remaining"), 2);
+    // An unverified token spends no one's quota.
+    assert_eq!(stranger.status, StatusCode::UNAUTHORIZED);
+    assert!(!stranger.headers.contains_key("ratelimit-limit"));
+    // An API key is limited on every route, not only on its workspace's.
+    assert_eq!(key_replies[0].status, StatusCode::OK);
+    assert_eq!(header(&key_replies[0], "ratelimit-limit"), 2);
+    assert_eq!(key_replies[1].status, StatusCode::OK);
+    assert_eq!(key_replies[2].status, StatusCode::TOO_MANY_REQUESTS);
+    server.stop().await;
+}
+
 /// A Redis server owned by one test on a free port, so stopping it affects no other test.
 struct PrivateRedis {
     port: u16,
