@@ -13,12 +13,13 @@ use actix_web::web::Bytes;
 use futures_util::StreamExt;
 
 use actix_web::http::StatusCode;
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
 pub use edge::{authenticate, EdgeAuth, EdgeIdentity, API_KEY_HEADER, USER_HEADER};
 pub use limiter::{Decision, Limiter, Quota, Unavailable};
 pub use rate_limit::{rate_limit, RateLimits};
 
 use trellis_problem::{BodyLimit, Problem, DEFAULT_BODY_LIMIT};
+use trellis_telemetry::{RequestId, REQUEST_ID_HEADER};
 
 /// Headers that describe one connection and are never forwarded.
 const HOP_BY_HOP: [&str; 8] = [
@@ -169,9 +170,14 @@ pub async fn forward(
     let timeout = upstreams.timeout_for(request.method().as_str(), request.path());
     let mut outgoing = upstreams.client.request(method, &url).timeout(timeout);
     for (name, value) in request.headers() {
-        if !HOP_BY_HOP.contains(&name.as_str()) && name.as_str() != "host" {
-            outgoing = outgoing.header(name.as_str(), value.as_bytes());
+        let name = name.as_str();
+        if !HOP_BY_HOP.contains(&name) && name != "host" && name != REQUEST_ID_HEADER {
+            outgoing = outgoing.header(name, value.as_bytes());
         }
+    }
+    // The service logs the request under the gateway's id, which the client also receives.
+    if let Some(RequestId(id)) = request.extensions().get::<RequestId>() {
+        outgoing = outgoing.header(REQUEST_ID_HEADER, id.as_str());
     }
     if let Some(peer) = request.peer_addr() {
         outgoing = outgoing.header("x-forwarded-for", peer.ip().to_string());

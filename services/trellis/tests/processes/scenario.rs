@@ -275,6 +275,24 @@ async fn four_processes_serve_a_viewer_run() {
     assert_eq!(run["data"], json!({"greeting": "Hello, Ada!"}));
     assert!(headers.contains_key("ratelimit-remaining"));
 
+    // Exec serves the request under the gateway's request id, which its problem body carries.
+    let missing = format!("{tenant}/plugins/{}", Uuid::new_v4());
+    let (status, headers, problem) = edge.send(Method::GET, &missing, Some(&owner), None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{problem}");
+    let id = headers["x-request-id"].to_str().unwrap();
+    assert_eq!(problem["request_id"], id);
+    let chosen = edge
+        .client
+        .get(format!("{}{missing}", edge.base))
+        .bearer_auth(&owner)
+        .header("x-request-id", "client-chosen-id.42")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(chosen.headers()["x-request-id"], "client-chosen-id.42");
+    let problem: Value = chosen.json().await.unwrap();
+    assert_eq!(problem["request_id"], "client-chosen-id.42");
+
     // Without Redis, tenant routes keep serving with local limits and sign-in returns 503.
     redis.halt();
     let (status, _, run) = edge
