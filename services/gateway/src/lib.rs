@@ -56,6 +56,8 @@ pub struct Upstreams {
     pub auth: String,
     pub apps: String,
     pub exec: String,
+    /// The same base URLs parsed once, so a forwarded request only sets its path and query.
+    base_urls: [Option<reqwest::Url>; 3],
     timeouts: Timeouts,
     client: reqwest::Client,
 }
@@ -63,18 +65,23 @@ pub struct Upstreams {
 impl Upstreams {
     /// Upstreams reached over keep-alive connections, each call bounded by its route's timeout.
     pub fn new(auth: &str, apps: &str, exec: &str, timeouts: Timeouts) -> Self {
-        // The client is built without a retry policy, so a failed request is not sent again.
+        // A failed request is never sent again. reqwest's default policy would resend one that
+        // an HTTP/2 server declined, and to be able to, it copies every request's headers.
+        let no_retries = reqwest::retry::never().max_retries_per_request(0);
         let client = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(2))
             .pool_idle_timeout(Duration::from_secs(60))
             .redirect(reqwest::redirect::Policy::none())
+            .retry(no_retries)
             .build()
             .expect("an HTTP client with default settings builds");
         let trim = |url: &str| url.trim_end_matches('/').to_string();
+        let parse = |url: &str| reqwest::Url::parse(url).ok();
         Upstreams {
             auth: trim(auth),
             apps: trim(apps),
             exec: trim(exec),
+            base_urls: [parse(auth), parse(apps), parse(exec)],
             timeouts,
             client,
         }
@@ -86,6 +93,29 @@ impl Upstreams {
             Upstream::Apps => &self.apps,
             Upstream::Exec => &self.exec,
         }
+    }
+
+    /// Builds the URL of `path` and `query` at a service. A base URL without a path of its own
+    /// is reused as parsed, and any other is joined as text and parsed.
+    fn url(&self, upstream: Upstream, path: &str, query: &str) -> Option<reqwest::Url> {
+        let query = (!query.is_empty()).then_some(query);
+        let base_url = match upstream {
+            Upstream::Auth => &self.base_urls[0],
+            Upstream::Apps => &self.base_urls[1],
+            Upstream::Exec => &self.base_urls[2],
+        };
+        if let Some(base) = base_url.as_ref().filter(|base| base.path() == "/") {
+            let mut url = base.clone();
+            url.set_path(path);
+            url.set_query(query);
+            return Some(url);
+        }
+        let mut url = format!("{}{path}", self.base(upstream));
+        if let Some(query) = query {
+            url.push('?');
+            url.push_str(query);
+        }
+        reqwest::Url::parse(&url).ok()
     }
 
     /// Returns the timeout of one route: the long one for runs, plugin calls and uploads.
@@ -153,12 +183,15 @@ pub async fn forward(
         return Err(too_large(limit));
     }
 
-    let query = request.query_string();
-    let mut url = format!("{}{}", upstreams.base(upstream), request.path());
-    if !query.is_empty() {
-        url.push('?');
-        url.push_str(query);
-    }
+    let url = upstreams
+        .url(upstream, request.path(), request.query_string())
+        .ok_or_else(|| {
+            Problem::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_path",
+                "The path or query cannot be forwarded; percent-encode reserved characters",
+            )
+        })?;
     let method =
         reqwest::Method::from_bytes(request.method().as_str().as_bytes()).map_err(|_| {
             Problem::new(
@@ -168,7 +201,7 @@ pub async fn forward(
             )
         })?;
     let timeout = upstreams.timeout_for(request.method().as_str(), request.path());
-    let mut outgoing = upstreams.client.request(method, &url).timeout(timeout);
+    let mut outgoing = upstreams.client.request(method, url).timeout(timeout);
     for (name, value) in request.headers() {
         let name = name.as_str();
         if !HOP_BY_HOP.contains(&name) && name != "host" && name != REQUEST_ID_HEADER {
@@ -343,6 +376,34 @@ mod tests {
         assert_eq!(
             upstream_for("/api/v1/public/apps/p/actions/x/run"),
             Some(Upstream::Exec)
+        );
+    }
+
+    #[test]
+    fn forwarded_urls_keep_path_query_and_base_path() {
+        let timeouts = Timeouts {
+            default: Duration::from_secs(1),
+            long: Duration::from_secs(2),
+        };
+        let upstreams = Upstreams::new(
+            "http://127.0.0.1:1/",
+            "http://127.0.0.1:2/apps-prefix/",
+            "http://127.0.0.1:3",
+            timeouts,
+        );
+
+        let auth = upstreams.url(Upstream::Auth, "/api/v1/me", "");
+        let apps = upstreams.url(Upstream::Apps, "/api/v1/workspaces/w/apps", "limit=5");
+        let exec = upstreams.url(Upstream::Exec, "/api/v1/plugins/builtin:echo", "q=a%20b");
+
+        assert_eq!(auth.unwrap().as_str(), "http://127.0.0.1:1/api/v1/me");
+        assert_eq!(
+            apps.unwrap().as_str(),
+            "http://127.0.0.1:2/apps-prefix/api/v1/workspaces/w/apps?limit=5"
+        );
+        assert_eq!(
+            exec.unwrap().as_str(),
+            "http://127.0.0.1:3/api/v1/plugins/builtin:echo?q=a%20b"
         );
     }
 
