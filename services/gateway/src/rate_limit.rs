@@ -120,7 +120,12 @@ async fn verified_user(request: &ServiceRequest, token: &str) -> Option<Uuid> {
         return Some(*user_id);
     }
     let access = request.app_data::<web::Data<Access>>()?;
-    access.verifier.verify(token).await.ok().map(|claims| claims.sub)
+    access
+        .verifier
+        .verify(token)
+        .await
+        .ok()
+        .map(|claims| claims.sub)
 }
 
 fn set_headers(headers: &mut actix_web::http::header::HeaderMap, decision: &Decision) {

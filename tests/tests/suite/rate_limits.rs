@@ -116,7 +116,10 @@ async fn user_limit_applies_outside_workspaces() {
     let plugins = server.get("/api/v1/plugins", &owner.access).await;
     let over = server.get("/api/v1/me", &owner.access).await;
     let members = server
-        .get(&format!("/api/v1/workspaces/{workspace}/members"), &owner.access)
+        .get(
+            &format!("/api/v1/workspaces/{workspace}/members"),
+            &owner.access,
+        )
         .await;
     let other_me = server.get("/api/v1/me", &other.access).await;
     let stranger = server.get("/api/v1/me", "not-a-token").await;
@@ -132,7 +135,10 @@ async fn user_limit_applies_outside_workspaces() {
     assert_eq!(plugins.status, StatusCode::OK);
     assert_eq!(header(&plugins, "ratelimit-remaining"), 0);
     assert_eq!(over.status, StatusCode::TOO_MANY_REQUESTS);
-    assert!(over.json()["detail"].as_str().unwrap().contains("3 requests per minute"));
+    assert!(over.json()["detail"]
+        .as_str()
+        .unwrap()
+        .contains("3 requests per minute"));
     assert!(header(&over, "retry-after") >= 1);
     // Workspace routes count against the workspace, not the user.
     assert_eq!(members.status, StatusCode::OK);

@@ -64,7 +64,9 @@ pub async fn list_builtins(
     _caller: Caller,
     state: web::Data<ExecState>,
 ) -> Result<HttpResponse, ExecError> {
-    let bodies = state.builtin_bodies.get_or_init(|| BuiltinBodies::new(&state));
+    let bodies = state
+        .builtin_bodies
+        .get_or_init(|| BuiltinBodies::new(&state));
 
     Ok(json_response(&bodies.list))
 }
@@ -89,7 +91,9 @@ pub async fn get_builtin(
     state: web::Data<ExecState>,
 ) -> Result<HttpResponse, ExecError> {
     let id = path.into_inner();
-    let bodies = state.builtin_bodies.get_or_init(|| BuiltinBodies::new(&state));
+    let bodies = state
+        .builtin_bodies
+        .get_or_init(|| BuiltinBodies::new(&state));
 
     let name = id.strip_prefix(BUILTIN_PREFIX).unwrap_or(&id);
     let body = bodies

@@ -422,7 +422,10 @@ async fn builtins_are_listed() {
 
 async fn response_type(app: &TestApp, user: Uuid, path: &str) -> String {
     let response = app.get(user, path).await;
-    response.headers()["content-type"].to_str().unwrap().to_string()
+    response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .to_string()
 }
 
 #[actix_web::test]
@@ -435,9 +438,13 @@ async fn one_builtin_is_described() {
         .await
         .unwrap();
 
-    let full = app.get(people.viewer_a, "/api/v1/plugins/builtin:echo").await;
+    let full = app
+        .get(people.viewer_a, "/api/v1/plugins/builtin:echo")
+        .await;
     let short = app.get(people.viewer_a, "/api/v1/plugins/echo").await;
-    let missing = app.get(people.viewer_a, "/api/v1/plugins/builtin:nope").await;
+    let missing = app
+        .get(people.viewer_a, "/api/v1/plugins/builtin:nope")
+        .await;
     let anonymous = app
         .client
         .get(app.url("/api/v1/plugins/echo"))
@@ -451,7 +458,10 @@ async fn one_builtin_is_described() {
     assert_eq!(short.json::<Value>().await.unwrap()["id"], "builtin:echo");
     assert_eq!(missing.status(), StatusCode::NOT_FOUND);
     let problem: Value = missing.json().await.unwrap();
-    assert!(problem["detail"].as_str().unwrap().contains("built-in connector"));
+    assert!(problem["detail"]
+        .as_str()
+        .unwrap()
+        .contains("built-in connector"));
     assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
 }
 
