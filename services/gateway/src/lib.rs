@@ -36,9 +36,9 @@ const HOP_BY_HOP: [&str; 8] = [
 /// The service that owns a route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Upstream {
-    Auth,
-    Apps,
-    Exec,
+    Auth = 0,
+    Apps = 1,
+    Exec = 2,
 }
 
 /// Time limits for a service's response to a forwarded request.
@@ -56,8 +56,9 @@ pub struct Upstreams {
     pub auth: String,
     pub apps: String,
     pub exec: String,
-    /// The same base URLs parsed once, so a forwarded request only sets its path and query.
-    base_urls: [Option<reqwest::Url>; 3],
+    /// The base URLs that name no path of their own, parsed once so that a forwarded request
+    /// only sets its path and query. Indexed by `Upstream`.
+    root_urls: [Option<reqwest::Url>; 3],
     timeouts: Timeouts,
     client: reqwest::Client,
 }
@@ -76,12 +77,16 @@ impl Upstreams {
             .build()
             .expect("an HTTP client with default settings builds");
         let trim = |url: &str| url.trim_end_matches('/').to_string();
-        let parse = |url: &str| reqwest::Url::parse(url).ok();
+        let parse = |url: &str| {
+            reqwest::Url::parse(url)
+                .ok()
+                .filter(|url| url.path() == "/")
+        };
         Upstreams {
             auth: trim(auth),
             apps: trim(apps),
             exec: trim(exec),
-            base_urls: [parse(auth), parse(apps), parse(exec)],
+            root_urls: [parse(auth), parse(apps), parse(exec)],
             timeouts,
             client,
         }
@@ -95,21 +100,17 @@ impl Upstreams {
         }
     }
 
-    /// Builds the URL of `path` and `query` at a service. A base URL without a path of its own
-    /// is reused as parsed, and any other is joined as text and parsed.
+    /// Builds the URL of `path` and `query` at a service. A base URL with a path of its own is
+    /// joined as text and parsed.
     fn url(&self, upstream: Upstream, path: &str, query: &str) -> Option<reqwest::Url> {
         let query = (!query.is_empty()).then_some(query);
-        let base_url = match upstream {
-            Upstream::Auth => &self.base_urls[0],
-            Upstream::Apps => &self.base_urls[1],
-            Upstream::Exec => &self.base_urls[2],
-        };
-        if let Some(base) = base_url.as_ref().filter(|base| base.path() == "/") {
-            let mut url = base.clone();
+        if let Some(root) = &self.root_urls[upstream as usize] {
+            let mut url = root.clone();
             url.set_path(path);
             url.set_query(query);
             return Some(url);
         }
+
         let mut url = format!("{}{path}", self.base(upstream));
         if let Some(query) = query {
             url.push('?');
@@ -189,7 +190,7 @@ pub async fn forward(
             Problem::new(
                 StatusCode::BAD_REQUEST,
                 "invalid_path",
-                "The path or query cannot be forwarded; percent-encode reserved characters",
+                "The path or query is not a valid URL; percent-encode reserved characters",
             )
         })?;
     let method =

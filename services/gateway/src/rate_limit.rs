@@ -1,7 +1,7 @@
 //! Rate limits at the edge: per client address on the auth routes, per public app on anonymous
 //! runs, per workspace on tenant routes, per API key, and per user on a signed-in user's other
-//! routes. Responses carry `RateLimit-*`
-//! headers, and rejected requests get 429 with `Retry-After`.
+//! routes. Responses carry `RateLimit-*` headers, and rejected requests get 429 with
+//! `Retry-After`.
 
 use std::net::IpAddr;
 use std::sync::OnceLock;
