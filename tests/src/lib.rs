@@ -255,6 +255,19 @@ impl TestServer {
         reply.json()["id"].as_str().unwrap().parse().unwrap()
     }
 
+    /// Creates an API key with `role` in `workspace` and returns its secret.
+    pub async fn api_key(&self, owner: &Session, workspace: Uuid, role: &str) -> String {
+        let reply = self
+            .post(
+                &format!("/api/v1/workspaces/{workspace}/api-keys"),
+                Some(&owner.access),
+                json!({"name": "k", "role": role}),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
+        reply.json()["key"].as_str().unwrap().to_string()
+    }
+
     /// Invites a new user with `role` and has them accept, returning their session.
     pub async fn member(&self, owner: &Session, workspace: Uuid, role: &str) -> Session {
         let member = self.signup(role).await;

@@ -62,14 +62,7 @@ async fn workspace_and_api_key_limits_apply() {
     let owner = server.signup("owner").await;
     let workspace = server.workspace(&owner, "w").await;
     let members = format!("/api/v1/workspaces/{workspace}/members");
-    let created = server
-        .post(
-            &format!("/api/v1/workspaces/{workspace}/api-keys"),
-            Some(&owner.access),
-            json!({"name": "k", "role": "viewer"}),
-        )
-        .await;
-    let key = created.json()["key"].as_str().unwrap().to_string();
+    let key = server.api_key(&owner, workspace, "viewer").await;
 
     // The key creation spent one of the workspace's four requests.
     let statuses: Vec<StatusCode> = {
@@ -102,14 +95,7 @@ async fn user_limit_applies_outside_workspaces() {
     let owner = server.signup("owner").await;
     let other = server.signup("other").await;
     let workspace = server.workspace(&owner, "w").await;
-    let created = server
-        .post(
-            &format!("/api/v1/workspaces/{workspace}/api-keys"),
-            Some(&owner.access),
-            json!({"name": "k", "role": "viewer"}),
-        )
-        .await;
-    let key = created.json()["key"].as_str().unwrap().to_string();
+    let key = server.api_key(&owner, workspace, "viewer").await;
 
     // Creating the workspace spent one of the owner's three requests.
     let me = server.get("/api/v1/me", &owner.access).await;
