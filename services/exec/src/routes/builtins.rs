@@ -40,6 +40,13 @@ impl BuiltinBodies {
     }
 }
 
+/// Returns the serialized bodies, serializing them on first use.
+fn builtin_bodies(state: &ExecState) -> &BuiltinBodies {
+    state
+        .builtin_bodies
+        .get_or_init(|| BuiltinBodies::new(state))
+}
+
 fn to_json(value: &impl serde::Serialize) -> Bytes {
     Bytes::from(serde_json::to_vec(value).expect("manifests serialize to JSON"))
 }
@@ -64,9 +71,7 @@ pub async fn list_builtins(
     _caller: Caller,
     state: web::Data<ExecState>,
 ) -> Result<HttpResponse, ExecError> {
-    let bodies = state
-        .builtin_bodies
-        .get_or_init(|| BuiltinBodies::new(&state));
+    let bodies = builtin_bodies(&state);
 
     Ok(json_response(&bodies.list))
 }
@@ -91,9 +96,7 @@ pub async fn get_builtin(
     state: web::Data<ExecState>,
 ) -> Result<HttpResponse, ExecError> {
     let id = path.into_inner();
-    let bodies = state
-        .builtin_bodies
-        .get_or_init(|| BuiltinBodies::new(&state));
+    let bodies = builtin_bodies(&state);
 
     let name = id.strip_prefix(BUILTIN_PREFIX).unwrap_or(&id);
     let body = bodies
