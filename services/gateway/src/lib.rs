@@ -11,6 +11,16 @@ use std::time::Duration;
 
 use actix_web::web::Bytes;
 use futures_util::StreamExt;
+use http::header::{HeaderName, HeaderValue};
+use http::uri::{Authority, Scheme};
+use http::Uri;
+use http_body_util::combinators::UnsyncBoxBody;
+use http_body_util::{BodyExt, Empty, StreamBody};
+use hyper::body::{Body as _, Frame, Incoming};
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
+use tokio::time::Instant;
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
@@ -51,72 +61,109 @@ pub struct Timeouts {
     pub long: Duration,
 }
 
-/// Base URLs of the services and the pooled client that reaches them.
+/// The request body the gateway sends upstream: empty, or the client's body as it arrives.
+type OutgoingBody = UnsyncBoxBody<Bytes, std::io::Error>;
+
+/// Where one service listens: its scheme and authority, and a path its routes sit under
+/// (empty when they sit at the root).
+struct Target {
+    scheme: Scheme,
+    authority: Authority,
+    prefix: String,
+}
+
+impl Target {
+    fn parse(setting: &str, url: &str) -> Result<Self, InvalidUpstream> {
+        let invalid = |reason: &str| InvalidUpstream(format!("{setting} `{url}` {reason}"));
+        let uri: Uri = url
+            .parse()
+            .map_err(|_| invalid("is not a URL; write it as http://host:port"))?;
+        let scheme = uri
+            .scheme()
+            .cloned()
+            .ok_or_else(|| invalid("has no scheme"))?;
+        if scheme != Scheme::HTTP {
+            return Err(invalid(
+                "must use http: the gateway reaches services over plain HTTP",
+            ));
+        }
+        let authority = uri
+            .authority()
+            .cloned()
+            .ok_or_else(|| invalid("has no host"))?;
+        if uri.query().is_some() {
+            return Err(invalid("must not have a query"));
+        }
+        let prefix = uri.path().trim_end_matches('/').to_string();
+        Ok(Target {
+            scheme,
+            authority,
+            prefix,
+        })
+    }
+}
+
+/// An upstream URL the gateway cannot use.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct InvalidUpstream(String);
+
+/// The services' addresses and the pooled client that reaches them.
 pub struct Upstreams {
-    pub auth: String,
-    pub apps: String,
-    pub exec: String,
-    /// The base URLs that name no path of their own, parsed once so that a forwarded request
-    /// only sets its path and query. Indexed by `Upstream`.
-    root_urls: [Option<reqwest::Url>; 3],
+    /// Indexed by `Upstream`.
+    targets: [Target; 3],
     timeouts: Timeouts,
-    client: reqwest::Client,
+    client: Client<HttpConnector, OutgoingBody>,
 }
 
 impl Upstreams {
     /// Upstreams reached over keep-alive connections, each call bounded by its route's timeout.
-    pub fn new(auth: &str, apps: &str, exec: &str, timeouts: Timeouts) -> Self {
-        // A failed request is never sent again. reqwest's default policy would resend one that
-        // an HTTP/2 server declined, and to be able to, it copies every request's headers.
-        let no_retries = reqwest::retry::never().max_retries_per_request(0);
-        let client = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(2))
-            .pool_idle_timeout(Duration::from_secs(60))
-            .redirect(reqwest::redirect::Policy::none())
-            .retry(no_retries)
-            .build()
-            .expect("an HTTP client with default settings builds");
-        let trim = |url: &str| url.trim_end_matches('/').to_string();
-        let parse = |url: &str| {
-            reqwest::Url::parse(url)
-                .ok()
-                .filter(|url| url.path() == "/")
-        };
-        Upstreams {
-            auth: trim(auth),
-            apps: trim(apps),
-            exec: trim(exec),
-            root_urls: [parse(auth), parse(apps), parse(exec)],
+    /// Fails, naming the setting, when a URL is not an `http://` URL.
+    pub fn new(
+        auth: &str,
+        apps: &str,
+        exec: &str,
+        timeouts: Timeouts,
+    ) -> Result<Self, InvalidUpstream> {
+        let targets = [
+            Target::parse("auth_url", auth)?,
+            Target::parse("apps_url", apps)?,
+            Target::parse("exec_url", exec)?,
+        ];
+        let mut connector = HttpConnector::new();
+        connector.set_connect_timeout(Some(Duration::from_secs(2)));
+        connector.set_nodelay(true);
+        // A request is sent again only when its pooled connection closed before any of it was
+        // written, so no service sees a request twice. Idle connections are dropped before the
+        // services' own 5-second keep-alive closes them, so that this seldom happens.
+        let client = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(Duration::from_secs(4))
+            .pool_timer(TokioTimer::new())
+            .build(connector);
+        Ok(Upstreams {
+            targets,
             timeouts,
             client,
-        }
+        })
     }
 
-    fn base(&self, upstream: Upstream) -> &str {
-        match upstream {
-            Upstream::Auth => &self.auth,
-            Upstream::Apps => &self.apps,
-            Upstream::Exec => &self.exec,
+    /// Builds the URI of `path` and `query` at a service, under its path prefix.
+    fn uri(&self, upstream: Upstream, path: &str, query: &str) -> Option<Uri> {
+        let target = &self.targets[upstream as usize];
+        let mut path_and_query =
+            String::with_capacity(target.prefix.len() + path.len() + query.len() + 1);
+        path_and_query.push_str(&target.prefix);
+        path_and_query.push_str(path);
+        if !query.is_empty() {
+            path_and_query.push('?');
+            path_and_query.push_str(query);
         }
-    }
-
-    /// Builds the URL of `path` and `query` at a service. A base URL with a path of its own is
-    /// joined as text and parsed.
-    fn url(&self, upstream: Upstream, path: &str, query: &str) -> Option<reqwest::Url> {
-        let query = (!query.is_empty()).then_some(query);
-        if let Some(root) = &self.root_urls[upstream as usize] {
-            let mut url = root.clone();
-            url.set_path(path);
-            url.set_query(query);
-            return Some(url);
-        }
-
-        let mut url = format!("{}{path}", self.base(upstream));
-        if let Some(query) = query {
-            url.push('?');
-            url.push_str(query);
-        }
-        reqwest::Url::parse(&url).ok()
+        Uri::builder()
+            .scheme(target.scheme.clone())
+            .authority(target.authority.clone())
+            .path_and_query(path_and_query)
+            .build()
+            .ok()
     }
 
     /// Returns the timeout of one route: the long one for runs, plugin calls and uploads.
@@ -184,8 +231,8 @@ pub async fn forward(
         return Err(too_large(limit));
     }
 
-    let url = upstreams
-        .url(upstream, request.path(), request.query_string())
+    let uri = upstreams
+        .uri(upstream, request.path(), request.query_string())
         .ok_or_else(|| {
             Problem::new(
                 StatusCode::BAD_REQUEST,
@@ -193,80 +240,137 @@ pub async fn forward(
                 "The path or query is not a valid URL; percent-encode reserved characters",
             )
         })?;
-    let method =
-        reqwest::Method::from_bytes(request.method().as_str().as_bytes()).map_err(|_| {
-            Problem::new(
-                StatusCode::METHOD_NOT_ALLOWED,
-                "method_not_allowed",
-                "Unsupported method",
-            )
-        })?;
-    let timeout = upstreams.timeout_for(request.method().as_str(), request.path());
-    let mut outgoing = upstreams.client.request(method, url).timeout(timeout);
+    let method = http::Method::from_bytes(request.method().as_str().as_bytes()).map_err(|_| {
+        Problem::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            "Unsupported method",
+        )
+    })?;
+    let deadline =
+        Instant::now() + upstreams.timeout_for(request.method().as_str(), request.path());
+
+    let mut outgoing = http::Request::builder().method(method).uri(uri);
+    let headers = outgoing
+        .headers_mut()
+        .expect("the method and URI were checked");
     for (name, value) in request.headers() {
         let name = name.as_str();
-        if !HOP_BY_HOP.contains(&name) && name != "host" && name != REQUEST_ID_HEADER {
-            outgoing = outgoing.header(name, value.as_bytes());
+        if HOP_BY_HOP.contains(&name) || name == "host" || name == REQUEST_ID_HEADER {
+            continue;
+        }
+        if let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_bytes(value.as_bytes()),
+        ) {
+            headers.append(name, value);
         }
     }
     // The service logs the request under the gateway's id, which the client also receives.
     if let Some(RequestId(id)) = request.extensions().get::<RequestId>() {
-        outgoing = outgoing.header(REQUEST_ID_HEADER, id.as_str());
+        if let Ok(value) = HeaderValue::from_str(id) {
+            headers.insert(REQUEST_ID_HEADER, value);
+        }
     }
     if let Some(peer) = request.peer_addr() {
-        outgoing = outgoing.header("x-forwarded-for", peer.ip().to_string());
-    }
-    let overflow = Arc::new(AtomicBool::new(false));
-    let chunked = request.headers().contains_key("transfer-encoding");
-    if chunked || declared.is_some_and(|length| length > 0) {
-        outgoing = outgoing.body(stream_body(payload, limit, overflow.clone()));
+        if let Ok(value) = HeaderValue::from_str(&peer.ip().to_string()) {
+            headers.insert("x-forwarded-for", value);
+        }
     }
 
-    let response = outgoing.send().await.map_err(|error| {
-        if overflow.load(Ordering::Relaxed) {
-            return too_large(limit);
+    let overflow = Arc::new(AtomicBool::new(false));
+    let chunked = request.headers().contains_key("transfer-encoding");
+    let body = if chunked || declared.is_some_and(|length| length > 0) {
+        stream_body(payload, limit, overflow.clone())
+    } else {
+        Empty::new().map_err(|never| match never {}).boxed_unsync()
+    };
+    let outgoing = outgoing
+        .body(body)
+        .expect("the method, URI and headers were checked");
+
+    let sent = tokio::time::timeout_at(deadline, upstreams.client.request(outgoing)).await;
+    let response = match sent {
+        Ok(Ok(response)) => response,
+        Ok(Err(_)) if overflow.load(Ordering::Relaxed) => return Err(too_large(limit)),
+        Ok(Err(error)) => {
+            tracing::warn!(?upstream, %error, "upstream call failed");
+            return Err(unavailable("The service is unavailable"));
         }
-        tracing::warn!(?upstream, %error, "upstream call failed");
-        if error.is_timeout() {
-            Problem::new(
-                StatusCode::GATEWAY_TIMEOUT,
-                "upstream_timeout",
-                "The service did not answer in time",
-            )
-        } else {
-            Problem::new(
-                StatusCode::BAD_GATEWAY,
-                "upstream_unavailable",
-                "The service is unavailable",
-            )
+        Err(_) => {
+            tracing::warn!(?upstream, "upstream call timed out");
+            return Err(upstream_timeout());
         }
-    })?;
+    };
 
     let status =
         StatusCode::from_u16(response.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
     let mut builder = HttpResponse::build(status);
     for (name, value) in response.headers() {
-        if !HOP_BY_HOP.contains(&name.as_str()) && name.as_str() != "content-length" {
-            builder.insert_header((name.as_str(), value.as_bytes()));
+        if !HOP_BY_HOP.contains(&name.as_str()) && name != http::header::CONTENT_LENGTH {
+            builder.append_header((name.as_str(), value.as_bytes()));
         }
     }
     // A small body of known length is passed on whole, keeping its Content-Length. Larger or
-    // chunked ones are streamed.
-    if response
-        .content_length()
-        .is_some_and(|length| length <= BUFFERED_RESPONSE_BYTES)
-    {
-        let body = response.bytes().await.map_err(|error| {
-            tracing::warn!(?upstream, %error, "reading the upstream response failed");
-            Problem::new(
-                StatusCode::BAD_GATEWAY,
-                "upstream_unavailable",
-                "The service stopped while sending its response",
-            )
-        })?;
-        return Ok(builder.body(body));
+    // chunked ones are streamed, within the same deadline.
+    let length = response.body().size_hint().exact();
+    let body = response.into_body();
+    if length.is_some_and(|length| length <= BUFFERED_RESPONSE_BYTES) {
+        let collected = match tokio::time::timeout_at(deadline, body.collect()).await {
+            Ok(Ok(collected)) => collected.to_bytes(),
+            Ok(Err(error)) => {
+                tracing::warn!(?upstream, %error, "reading the upstream response failed");
+                return Err(unavailable(
+                    "The service stopped while sending its response",
+                ));
+            }
+            Err(_) => return Err(upstream_timeout()),
+        };
+        return Ok(builder.body(collected));
     }
-    Ok(builder.streaming(response.bytes_stream()))
+    Ok(builder.streaming(stream_response(body, deadline)))
+}
+
+fn unavailable(detail: &'static str) -> Problem {
+    Problem::new(StatusCode::BAD_GATEWAY, "upstream_unavailable", detail)
+}
+
+fn upstream_timeout() -> Problem {
+    Problem::new(
+        StatusCode::GATEWAY_TIMEOUT,
+        "upstream_timeout",
+        "The service did not answer in time",
+    )
+}
+
+/// Passes a large response's body on as it arrives. A body that fails or is still arriving at
+/// the deadline ends the stream with an error, so the client's connection is closed rather
+/// than the response looking complete.
+fn stream_response(
+    body: Incoming,
+    deadline: Instant,
+) -> impl futures_util::Stream<Item = Result<Bytes, std::io::Error>> {
+    futures_util::stream::unfold(Some(body), move |body| async move {
+        let mut body = body?;
+        loop {
+            let frame = match tokio::time::timeout_at(deadline, body.frame()).await {
+                Ok(Some(Ok(frame))) => frame,
+                Ok(None) => return None,
+                Ok(Some(Err(error))) => return Some((Err(std::io::Error::other(error)), None)),
+                Err(_) => {
+                    let error = std::io::Error::new(
+                        std::io::ErrorKind::TimedOut,
+                        "the service did not finish its response in time",
+                    );
+                    return Some((Err(error), None));
+                }
+            };
+            // Trailers carry no data; keep reading.
+            if let Ok(data) = frame.into_data() {
+                return Some((Ok(data), Some(body)));
+            }
+        }
+    })
 }
 
 /// Reads `Content-Length`, refusing a value that is not a number.
@@ -299,7 +403,7 @@ fn too_large(limit: usize) -> Problem {
 /// Streams the request body to the service as it arrives. The payload lives on this worker's
 /// thread, so a local task moves its chunks through a channel. Passing `limit` ends the
 /// stream with an error and sets `overflow`.
-fn stream_body(payload: web::Payload, limit: usize, overflow: Arc<AtomicBool>) -> reqwest::Body {
+fn stream_body(payload: web::Payload, limit: usize, overflow: Arc<AtomicBool>) -> OutgoingBody {
     let (sender, receiver) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
     actix_web::rt::spawn(async move {
         let mut payload = payload.into_inner();
@@ -324,9 +428,12 @@ fn stream_body(payload: web::Payload, limit: usize, overflow: Arc<AtomicBool>) -
         }
     });
     let chunks = futures_util::stream::unfold(receiver, |mut receiver| async move {
-        receiver.recv().await.map(|item| (item, receiver))
+        receiver
+            .recv()
+            .await
+            .map(|item| (item.map(Frame::data), receiver))
     });
-    reqwest::Body::wrap_stream(chunks)
+    StreamBody::new(chunks).boxed_unsync()
 }
 
 #[cfg(test)]
@@ -380,32 +487,55 @@ mod tests {
         );
     }
 
-    #[test]
-    fn forwarded_urls_keep_path_query_and_base_path() {
-        let timeouts = Timeouts {
+    fn timeouts() -> Timeouts {
+        Timeouts {
             default: Duration::from_secs(1),
             long: Duration::from_secs(2),
-        };
+        }
+    }
+
+    #[tokio::test]
+    async fn forwarded_urls_keep_path_query_and_base_path() {
         let upstreams = Upstreams::new(
             "http://127.0.0.1:1/",
             "http://127.0.0.1:2/apps-prefix/",
             "http://127.0.0.1:3",
-            timeouts,
-        );
+            timeouts(),
+        )
+        .unwrap();
 
-        let auth = upstreams.url(Upstream::Auth, "/api/v1/me", "");
-        let apps = upstreams.url(Upstream::Apps, "/api/v1/workspaces/w/apps", "limit=5");
-        let exec = upstreams.url(Upstream::Exec, "/api/v1/plugins/builtin:echo", "q=a%20b");
+        let auth = upstreams.uri(Upstream::Auth, "/api/v1/me", "");
+        let apps = upstreams.uri(Upstream::Apps, "/api/v1/workspaces/w/apps", "limit=5");
+        let exec = upstreams.uri(Upstream::Exec, "/api/v1/plugins/builtin:echo", "q=a%20b");
 
-        assert_eq!(auth.unwrap().as_str(), "http://127.0.0.1:1/api/v1/me");
+        assert_eq!(auth.unwrap().to_string(), "http://127.0.0.1:1/api/v1/me");
         assert_eq!(
-            apps.unwrap().as_str(),
+            apps.unwrap().to_string(),
             "http://127.0.0.1:2/apps-prefix/api/v1/workspaces/w/apps?limit=5"
         );
         assert_eq!(
-            exec.unwrap().as_str(),
+            exec.unwrap().to_string(),
             "http://127.0.0.1:3/api/v1/plugins/builtin:echo?q=a%20b"
         );
+    }
+
+    #[tokio::test]
+    async fn unusable_upstream_urls_are_named() {
+        let cases = [
+            ("not a url", "auth_url `not a url` is not a URL"),
+            ("127.0.0.1:8081", "auth_url `127.0.0.1:8081` has no scheme"),
+            (
+                "https://auth.internal",
+                "auth_url `https://auth.internal` must use http",
+            ),
+            ("http://auth.internal/?x=1", "must not have a query"),
+        ];
+        for (url, expected) in cases {
+            let error = Upstreams::new(url, "http://127.0.0.1:2", "http://127.0.0.1:3", timeouts())
+                .err()
+                .unwrap_or_else(|| panic!("{url} was accepted"));
+            assert!(error.to_string().contains(expected), "{url}: {error}");
+        }
     }
 
     #[test]

@@ -600,7 +600,7 @@ pub async fn start_gateway(settings: Settings, listener: TcpListener) -> anyhow:
         &settings.apps_url,
         &settings.exec_url,
         timeouts,
-    ));
+    )?);
     let origins = settings.cors_allowed_origins.clone();
     let document = openapi::document();
 

@@ -18,8 +18,33 @@ use uuid::Uuid;
 const SERVICE_TOKEN: &str = "gateway-test-service-token-0123";
 
 /// Returns each request's path, headers and body length, after sleeping for `?sleep_ms=`
-/// milliseconds when the query sets it.
+/// milliseconds when the query sets it. `?bytes=N` answers N bytes with two cookies instead,
+/// and `?slow_chunks=N` sends N chunks of 1 KiB, 300 ms apart.
 async fn report(request: HttpRequest, mut body: web::Payload) -> HttpResponse {
+    let query = request.query_string();
+    if let Some(size) = query.strip_prefix("bytes=").and_then(|n| n.parse().ok()) {
+        return HttpResponse::Ok()
+            .append_header(("set-cookie", "first=1"))
+            .append_header(("set-cookie", "second=2"))
+            .body(vec![b'z'; size]);
+    }
+    if let Some(count) = query
+        .strip_prefix("slow_chunks=")
+        .and_then(|n| n.parse::<usize>().ok())
+    {
+        let chunks = futures_util::stream::unfold(0usize, move |sent| async move {
+            if sent == count {
+                return None;
+            }
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            Some((
+                Ok::<_, std::io::Error>(web::Bytes::from(vec![b'y'; 1024])),
+                sent + 1,
+            ))
+        });
+        return HttpResponse::Ok().streaming(chunks);
+    }
+
     let mut length = 0usize;
     while let Some(chunk) = body.next().await {
         match chunk {
@@ -265,6 +290,59 @@ async fn timeouts_long_for_runs_only() {
         .await
         .unwrap();
     assert_eq!(run.status(), StatusCode::OK);
+    edge.stop().await;
+}
+
+#[tokio::test]
+async fn large_responses_stream_with_every_header() {
+    let edge = Edge::start(|_| {}).await;
+    let client = reqwest::Client::new();
+    let url = format!("{}/api/v1/workspaces/{}/apps", edge.base, Uuid::new_v4());
+
+    for size in [1000, 3 * 1024 * 1024] {
+        let reply = client
+            .get(format!("{url}?bytes={size}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(reply.status(), StatusCode::OK);
+        let cookies: Vec<&str> = reply
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .map(|value| value.to_str().unwrap())
+            .collect();
+        assert_eq!(cookies, ["first=1", "second=2"], "{size} bytes");
+        let body = reply.bytes().await.unwrap();
+        assert_eq!(body.len(), size);
+        assert!(body.iter().all(|byte| *byte == b'z'));
+    }
+    edge.stop().await;
+}
+
+#[tokio::test]
+async fn a_response_still_streaming_at_the_timeout_is_cut_off() {
+    let edge = Edge::start(|s| s.upstream_timeout_seconds = 1).await;
+    let client = reqwest::Client::new();
+    let url = format!("{}/api/v1/workspaces/{}/apps", edge.base, Uuid::new_v4());
+
+    let quick = client
+        .get(format!("{url}?slow_chunks=2"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(quick.bytes().await.unwrap().len(), 2 * 1024);
+
+    // Ten chunks take three seconds; the client must see an error, not a short body.
+    let slow = client
+        .get(format!("{url}?slow_chunks=10"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(slow.status(), StatusCode::OK);
+    let started = std::time::Instant::now();
+    assert!(slow.bytes().await.is_err());
+    assert!(started.elapsed() < Duration::from_secs(2));
     edge.stop().await;
 }
 
