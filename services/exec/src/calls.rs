@@ -8,7 +8,6 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use crate::host::network::NetworkPolicy;
-use crate::host::sql::DatabaseTarget;
 use crate::registry::store;
 use crate::runtime::CallLimits;
 use crate::{CallContext, ExecError, ExecState, LoadedPlugin};
@@ -81,11 +80,12 @@ pub async fn call_context(
     } else {
         NetworkPolicy::from_config(&manifest.base_url_fields, config, &internal_hosts)
     };
-    call.database = DatabaseTarget::from_config(resource_id, config).map_err(|message| {
-        ExecError::Validation {
+    call.database = state
+        .database_targets
+        .target(resource_id, config)
+        .map_err(|message| ExecError::Validation {
             field: "config".to_string(),
             message,
-        }
-    })?;
+        })?;
     Ok(call)
 }

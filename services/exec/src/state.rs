@@ -12,7 +12,7 @@ use uuid::Uuid;
 use crate::actions::ActionSource;
 use crate::host::kv::KvStore;
 use crate::host::network::InternalHost;
-use crate::host::sql::{SqlPools, SqlSettings};
+use crate::host::sql::{SqlPools, SqlSettings, TargetCache};
 use crate::host::Services;
 use crate::registry::{store, Registry};
 use crate::runs::{Quotas, SharedStore};
@@ -81,6 +81,8 @@ pub struct ExecState {
     pub(crate) builtin_bodies: OnceLock<crate::routes::BuiltinBodies>,
     /// Internal hosts of each workspace as last read from the database, with the read time.
     workspace_hosts: Mutex<HashMap<Uuid, (Vec<InternalHost>, Instant)>>,
+    /// Databases named by resource configs, built once per config.
+    pub(crate) database_targets: TargetCache,
 }
 
 impl ExecState {
@@ -121,6 +123,7 @@ impl ExecState {
             actions: OnceLock::new(),
             builtin_bodies: OnceLock::new(),
             workspace_hosts: Mutex::new(HashMap::new()),
+            database_targets: TargetCache::default(),
         })
     }
 

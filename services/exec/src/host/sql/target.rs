@@ -1,6 +1,8 @@
 //! The database a call may use, built from a resource config's structured fields.
 
+use std::collections::HashMap;
 use std::str::FromStr;
+use std::sync::Mutex;
 
 use serde::Deserialize;
 use serde_json::Value;
@@ -13,6 +15,49 @@ use uuid::Uuid;
 /// Environment variables that sqlx's PostgreSQL options read and that would otherwise apply
 /// to every tenant's database.
 const LEAKING_PG_VARIABLES: &[&str] = &["PGSSLCERT", "PGSSLKEY", "PGSSLROOTCERT", "PGOPTIONS"];
+
+/// Most resources whose targets are kept; past it the cache starts over.
+const CACHED_TARGETS: usize = 4096;
+
+/// Targets built from resource configs, kept while a resource's config is unchanged. Building
+/// one parses and hashes the config and reads the server's user name for the PostgreSQL
+/// defaults, on every call otherwise.
+#[derive(Default)]
+pub struct TargetCache {
+    entries: Mutex<HashMap<Uuid, (Value, Option<DatabaseTarget>)>>,
+}
+
+impl TargetCache {
+    /// Returns the target of a resource's config, as [`DatabaseTarget::from_config`] builds
+    /// it. A resource's entry is used only for a config equal to the one it was built from.
+    pub fn target(
+        &self,
+        resource_id: Uuid,
+        config: &Value,
+    ) -> Result<Option<DatabaseTarget>, String> {
+        // Direct calls and connection tests have no resource.
+        if resource_id.is_nil() {
+            return DatabaseTarget::from_config(resource_id, config);
+        }
+        if let Some((built_from, target)) = self.lock().get(&resource_id) {
+            if built_from == config {
+                return Ok(target.clone());
+            }
+        }
+
+        let target = DatabaseTarget::from_config(resource_id, config)?;
+        let mut entries = self.lock();
+        if entries.len() >= CACHED_TARGETS {
+            entries.clear();
+        }
+        entries.insert(resource_id, (config.clone(), target.clone()));
+        Ok(target)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Uuid, (Value, Option<DatabaseTarget>)>> {
+        self.entries.lock().expect("database target lock poisoned")
+    }
+}
 
 /// The database a call may use.
 #[derive(Clone)]
@@ -405,6 +450,29 @@ mod tests {
             assert!(result.is_err(), "{name}");
         }
         assert!(target(json!({"engine": "sqlite", "database": "team/app.db"})).is_ok());
+    }
+
+    #[test]
+    fn cached_targets_follow_the_config() {
+        let cache = TargetCache::default();
+        let resource = Uuid::now_v7();
+        let first = json!({"engine": "postgres", "host": "db.test", "database": "a", "user": "u"});
+        let second = json!({"engine": "postgres", "host": "db.test", "database": "b", "user": "u"});
+
+        let built = cache.target(resource, &first).unwrap().unwrap();
+        let again = cache.target(resource, &first).unwrap().unwrap();
+        let changed = cache.target(resource, &second).unwrap().unwrap();
+        let back = cache.target(resource, &first).unwrap().unwrap();
+
+        assert_eq!(built.fingerprint, again.fingerprint);
+        assert_ne!(built.fingerprint, changed.fingerprint);
+        assert_eq!(back.fingerprint, built.fingerprint);
+        assert_eq!(cache.lock().len(), 1);
+        assert!(cache
+            .target(resource, &json!({"engine": "oracle"}))
+            .is_err());
+        assert!(cache.target(Uuid::nil(), &first).unwrap().is_some());
+        assert_eq!(cache.lock().len(), 1);
     }
 
     #[test]
