@@ -1,6 +1,7 @@
 //! Lookups the auth service serves to other services: API keys, member roles and the record
 //! of member changes.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
@@ -8,6 +9,7 @@ use sea_orm::DatabaseConnection;
 use trellis_tokens::{AccessError, ApiKeyIdentity, Directory, MemberEvent, Role};
 use uuid::Uuid;
 
+use crate::roles::RoleCache;
 use crate::secrets;
 use crate::storage::{api_keys, member_events, members};
 
@@ -18,6 +20,8 @@ const LAST_USED_GRANULARITY: Duration = Duration::from_secs(60);
 #[derive(Clone)]
 pub struct LocalDirectory {
     pub db: DatabaseConnection,
+    /// The roles this process has read; the auth routes mark them out of date.
+    pub roles: Arc<RoleCache>,
 }
 
 fn unavailable(error: sea_orm::DbErr) -> AccessError {
@@ -66,9 +70,16 @@ impl Directory for LocalDirectory {
         workspace_id: Uuid,
         user_id: Uuid,
     ) -> Result<Option<Role>, AccessError> {
-        members::role_of(&self.db, workspace_id, user_id)
+        if let Some(role) = self.roles.get(workspace_id, user_id) {
+            return Ok(role);
+        }
+
+        let as_of = self.roles.changes();
+        let role = members::role_of(&self.db, workspace_id, user_id)
             .await
-            .map_err(unavailable)
+            .map_err(unavailable)?;
+        self.roles.store(workspace_id, user_id, role, as_of);
+        Ok(role)
     }
 
     async fn member_events(

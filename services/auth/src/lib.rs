@@ -5,6 +5,7 @@ pub mod directory;
 pub mod domain;
 pub mod error;
 pub mod passwords;
+pub mod roles;
 mod routes;
 pub mod secrets;
 pub mod sessions;
@@ -39,6 +40,8 @@ pub struct AuthState {
     pub verifier: Arc<Verifier>,
     pub hasher: passwords::Hasher,
     pub throttle: throttle::Throttle,
+    /// Roles kept in memory; routes that commit a membership change mark them out of date.
+    pub roles: Arc<roles::RoleCache>,
 }
 
 impl AuthState {

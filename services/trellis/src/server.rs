@@ -131,7 +131,10 @@ async fn auth_state(
         None => trellis_auth::throttle::Throttle::in_memory(limit, window),
     };
 
+    // The database of an SQLite file belongs to this process alone, so its roles may be kept.
+    let sqlite = sea_orm::ConnectionTrait::get_database_backend(&db) == sea_orm::DbBackend::Sqlite;
     let state = AuthState {
+        roles: Arc::new(trellis_auth::roles::RoleCache::new(sqlite)),
         db,
         settings: AuthSettings {
             issuer: settings.token_issuer.clone(),
@@ -343,7 +346,10 @@ async fn assemble(
         ));
         let state = web::Data::new(auth_state(settings, db.clone(), verifier.clone()).await?);
         spawn_key_reload(state.clone(), settings);
-        let directory = LocalDirectory { db };
+        let directory = LocalDirectory {
+            db,
+            roles: state.roles.clone(),
+        };
         let access = Access {
             verifier,
             directory: Arc::new(directory.clone()),

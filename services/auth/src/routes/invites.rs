@@ -233,6 +233,7 @@ pub async fn accept(
     let actor = Actor::of(&caller, &request);
     member_events::record(&transaction, invite.workspace_id, &actor, change).await?;
     transaction.commit().await?;
+    state.roles.changed();
 
     tracing::info!(workspace_id = %invite.workspace_id, user_id = %user_id, "invite accepted");
     Ok(HttpResponse::Ok().json(AcceptedInvite {

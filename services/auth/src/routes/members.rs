@@ -118,6 +118,7 @@ pub async fn update(
     )
     .await?;
     transaction.commit().await?;
+    state.roles.changed();
 
     tracing::info!(workspace_id = %workspace_id, user_id = %user_id, role = new_role.as_str(), "member role changed");
     let user = users::find(&state.db, user_id)
@@ -191,6 +192,7 @@ pub async fn remove(
     )
     .await?;
     transaction.commit().await?;
+    state.roles.changed();
 
     tracing::info!(workspace_id = %workspace_id, user_id = %user_id, "member removed");
     Ok(HttpResponse::NoContent().finish())

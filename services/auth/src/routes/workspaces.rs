@@ -70,6 +70,7 @@ pub async fn create(
     )
     .await?;
     transaction.commit().await?;
+    state.roles.changed();
 
     tracing::info!(workspace_id = %workspace.id, user_id = %user_id, "workspace created");
     Ok(HttpResponse::Created().json(view(workspace, Role::Owner)))
@@ -160,6 +161,7 @@ pub async fn delete(
     let transaction = state.db.begin().await?;
     workspaces::delete(&transaction, workspace_id).await?;
     transaction.commit().await?;
+    state.roles.changed();
 
     tracing::info!(workspace_id = %workspace_id, "workspace deleted");
     Ok(HttpResponse::NoContent().finish())

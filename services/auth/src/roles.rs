@@ -1,0 +1,136 @@
+//! Members' roles kept in memory, so that a role check does not read the database on every
+//! request.
+//!
+//! Every route that commits a change to memberships calls [`RoleCache::changed`] after the
+//! commit. A lookup reads the change counter before it reads the database and keeps its result
+//! only if no change was committed in between, so a lookup that raced a change cannot leave a
+//! stale role behind.
+//!
+//! The cache is on only for SQLite, whose database belongs to one process. On PostgreSQL several
+//! auth processes may share the members table, and this one would not see their changes.
+// TODO: on PostgreSQL, invalidate across processes (LISTEN/NOTIFY) and turn the cache on.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+
+use trellis_tokens::Role;
+use uuid::Uuid;
+
+/// Most (workspace, user) pairs kept; past it the cache starts over.
+const CACHED_ROLES: usize = 65_536;
+
+type Entries = HashMap<(Uuid, Uuid), (Option<Role>, u64)>;
+
+/// Roles by workspace and user, as of a change count.
+pub struct RoleCache {
+    enabled: bool,
+    changes: AtomicU64,
+    entries: Mutex<Entries>,
+}
+
+impl RoleCache {
+    /// A cache that keeps roles when `enabled`, and otherwise keeps nothing.
+    pub fn new(enabled: bool) -> Self {
+        RoleCache {
+            enabled,
+            changes: AtomicU64::new(0),
+            entries: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The count to pass to [`RoleCache::store`], read before the database is.
+    pub fn changes(&self) -> u64 {
+        self.changes.load(Ordering::Acquire)
+    }
+
+    /// The role kept for a member (`Some(None)` for a known non-member), if it is still
+    /// current.
+    pub fn get(&self, workspace_id: Uuid, user_id: Uuid) -> Option<Option<Role>> {
+        if !self.enabled {
+            return None;
+        }
+        let current = self.changes();
+        let entries = self.lock();
+        let (role, as_of) = entries.get(&(workspace_id, user_id))?;
+        (*as_of == current).then_some(*role)
+    }
+
+    /// Keeps a role read from the database, unless a change was committed since `as_of`.
+    pub fn store(&self, workspace_id: Uuid, user_id: Uuid, role: Option<Role>, as_of: u64) {
+        if !self.enabled {
+            return;
+        }
+        let mut entries = self.lock();
+        if self.changes() != as_of {
+            return;
+        }
+        if entries.len() >= CACHED_ROLES {
+            entries.clear();
+        }
+        entries.insert((workspace_id, user_id), (role, as_of));
+    }
+
+    /// Marks every kept role as out of date. Call it after committing a membership change.
+    pub fn changed(&self) {
+        let mut entries = self.lock();
+        self.changes.fetch_add(1, Ordering::AcqRel);
+        entries.clear();
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Entries> {
+        self.entries.lock().expect("role cache lock poisoned")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_kept_role_is_returned_until_a_change() {
+        let cache = RoleCache::new(true);
+        let (workspace, user) = (Uuid::now_v7(), Uuid::now_v7());
+
+        let as_of = cache.changes();
+        cache.store(workspace, user, Some(Role::Editor), as_of);
+        assert_eq!(cache.get(workspace, user), Some(Some(Role::Editor)));
+        assert_eq!(cache.get(workspace, Uuid::now_v7()), None);
+
+        cache.changed();
+        assert_eq!(cache.get(workspace, user), None);
+    }
+
+    #[test]
+    fn a_lookup_that_raced_a_change_is_not_kept() {
+        let cache = RoleCache::new(true);
+        let (workspace, user) = (Uuid::now_v7(), Uuid::now_v7());
+
+        let as_of = cache.changes();
+        // The database was read here, and then a change was committed.
+        cache.changed();
+        cache.store(workspace, user, Some(Role::Admin), as_of);
+
+        assert_eq!(cache.get(workspace, user), None);
+    }
+
+    #[test]
+    fn non_members_are_kept_too() {
+        let cache = RoleCache::new(true);
+        let (workspace, user) = (Uuid::now_v7(), Uuid::now_v7());
+
+        cache.store(workspace, user, None, cache.changes());
+
+        assert_eq!(cache.get(workspace, user), Some(None));
+    }
+
+    #[test]
+    fn a_disabled_cache_keeps_nothing() {
+        let cache = RoleCache::new(false);
+        let (workspace, user) = (Uuid::now_v7(), Uuid::now_v7());
+
+        cache.store(workspace, user, Some(Role::Owner), cache.changes());
+
+        assert_eq!(cache.get(workspace, user), None);
+    }
+}
