@@ -17,7 +17,7 @@ use std::sync::Mutex;
 use trellis_tokens::Role;
 use uuid::Uuid;
 
-/// Most (workspace, user) pairs kept; past it the cache starts over.
+/// Maximum number of (workspace, user) pairs kept; past it the cache starts over.
 const CACHED_ROLES: usize = 65_536;
 
 type Entries = HashMap<(Uuid, Uuid), (Option<Role>, u64)>;
@@ -30,7 +30,7 @@ pub struct RoleCache {
 }
 
 impl RoleCache {
-    /// A cache that keeps roles when `enabled`, and otherwise keeps nothing.
+    /// Creates a cache that keeps roles when `enabled`, and otherwise keeps nothing.
     pub fn new(enabled: bool) -> Self {
         RoleCache {
             enabled,
@@ -39,13 +39,13 @@ impl RoleCache {
         }
     }
 
-    /// The count to pass to [`RoleCache::store`], read before the database is.
+    /// Returns the change count to pass to [`RoleCache::store`], read before the database is.
     pub fn changes(&self) -> u64 {
         self.changes.load(Ordering::Acquire)
     }
 
-    /// The role kept for a member (`Some(None)` for a known non-member), if it is still
-    /// current.
+    /// Returns the role kept for a member (`Some(None)` for a known non-member), if it is
+    /// still current.
     pub fn get(&self, workspace_id: Uuid, user_id: Uuid) -> Option<Option<Role>> {
         if !self.enabled {
             return None;
@@ -88,7 +88,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_kept_role_is_returned_until_a_change() {
+    fn kept_role_returned_until_change() {
         let cache = RoleCache::new(true);
         let (workspace, user) = (Uuid::now_v7(), Uuid::now_v7());
 
@@ -102,7 +102,7 @@ mod tests {
     }
 
     #[test]
-    fn a_lookup_that_raced_a_change_is_not_kept() {
+    fn raced_lookup_not_kept() {
         let cache = RoleCache::new(true);
         let (workspace, user) = (Uuid::now_v7(), Uuid::now_v7());
 
@@ -125,7 +125,7 @@ mod tests {
     }
 
     #[test]
-    fn a_disabled_cache_keeps_nothing() {
+    fn disabled_cache_keeps_nothing() {
         let cache = RoleCache::new(false);
         let (workspace, user) = (Uuid::now_v7(), Uuid::now_v7());
 

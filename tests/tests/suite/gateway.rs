@@ -18,7 +18,7 @@ use uuid::Uuid;
 const SERVICE_TOKEN: &str = "gateway-test-service-token-0123";
 
 /// Returns each request's path, headers and body length, after sleeping for `?sleep_ms=`
-/// milliseconds when the query sets it. `?bytes=N` answers N bytes with two cookies instead,
+/// milliseconds when the query sets it. `?bytes=N` returns N bytes with two cookies instead,
 /// and `?slow_chunks=N` sends N chunks of 1 KiB, 300 ms apart.
 async fn report(request: HttpRequest, mut body: web::Payload) -> HttpResponse {
     let query = request.query_string();
@@ -321,7 +321,7 @@ async fn large_responses_stream_with_every_header() {
 }
 
 #[tokio::test]
-async fn a_response_still_streaming_at_the_timeout_is_cut_off() {
+async fn slow_stream_cut_at_timeout() {
     let edge = Edge::start(|s| s.upstream_timeout_seconds = 1).await;
     let client = reqwest::Client::new();
     let url = format!("{}/api/v1/workspaces/{}/apps", edge.base, Uuid::new_v4());

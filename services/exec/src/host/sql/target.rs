@@ -16,7 +16,7 @@ use uuid::Uuid;
 /// to every tenant's database.
 const LEAKING_PG_VARIABLES: &[&str] = &["PGSSLCERT", "PGSSLKEY", "PGSSLROOTCERT", "PGOPTIONS"];
 
-/// Most resources whose targets are kept; past it the cache starts over.
+/// Maximum number of resources whose targets are kept; past it the cache starts over.
 const CACHED_TARGETS: usize = 4096;
 
 /// Targets built from resource configs, kept while a resource's config is unchanged. Building
