@@ -42,9 +42,7 @@ impl Directory for LocalDirectory {
 
         // A key never outranks its creator: it is capped by the creator's current role and
         // stops working when the creator leaves the workspace.
-        let creator = members::role_of(&self.db, row.workspace_id, row.created_by)
-            .await
-            .map_err(unavailable)?;
+        let creator = self.role_of(row.workspace_id, row.created_by).await?;
         let (Some(creator), Some(own)) = (creator, Role::parse(&row.role)) else {
             return Ok(None);
         };

@@ -64,8 +64,8 @@ pub struct Timeouts {
 /// The request body the gateway sends upstream: empty, or the client's body as it arrives.
 type OutgoingBody = UnsyncBoxBody<Bytes, std::io::Error>;
 
-/// Where one service listens: its scheme and authority, and a path its routes sit under
-/// (empty when they sit at the root).
+/// The address of one service: its scheme and authority, and the path prefix of its routes
+/// (empty for routes at the root).
 struct Target {
     scheme: Scheme,
     authority: Authority,
@@ -134,7 +134,7 @@ impl Upstreams {
         connector.set_connect_timeout(Some(Duration::from_secs(2)));
         connector.set_nodelay(true);
         // A request is sent again only when its pooled connection closed before any of it was
-        // written, so no service sees a request twice. Idle connections are dropped before the
+        // written, so no service receives a request twice. Idle connections are dropped before the
         // services' own 5-second keep-alive closes them, so that this seldom happens.
         let client = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(Duration::from_secs(4))
@@ -324,7 +324,10 @@ pub async fn forward(
                     "The service stopped while sending its response",
                 ));
             }
-            Err(_) => return Err(upstream_timeout()),
+            Err(_) => {
+                tracing::warn!(?upstream, "reading the upstream response timed out");
+                return Err(upstream_timeout());
+            }
         };
         return Ok(builder.body(collected));
     }

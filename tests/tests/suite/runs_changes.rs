@@ -136,7 +136,7 @@ async fn run_status(fixture: &RunFixture, token: &str, app: Uuid, action: Uuid) 
     fixture.run(token, app, action, json!({})).await.status
 }
 
-/// An app with one released action, and a viewer of the workspace.
+/// Creates an app with one released action, and a viewer of the workspace.
 async fn released_with_viewer(fixture: &RunFixture) -> (Uuid, Uuid, trellis_tests::Session) {
     let app = fixture.app("Penguins").await;
     let action = fixture.action(app, json!({"input": {"v": 1}})).await;
