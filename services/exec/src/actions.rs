@@ -1,5 +1,6 @@
 //! Action loading for runs: from the apps service, in process or over its internal API.
 
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use actix_web::web;
@@ -28,9 +29,27 @@ pub trait ActionSource: Send + Sync {
     async fn public_app(&self, public_id: Uuid) -> Result<Option<PublicApp>, ExecError>;
 }
 
-/// The apps service in the same process.
+/// The apps service in the same process. The apps state references the exec state through its
+/// connector catalog, so this side keeps a weak reference. A strong one would make a cycle,
+/// and a stopped server would keep both states, their database pools and the engine.
 pub struct LocalActions {
-    pub apps: web::Data<AppsState>,
+    apps: Weak<AppsState>,
+}
+
+impl LocalActions {
+    pub fn new(apps: &web::Data<AppsState>) -> LocalActions {
+        LocalActions {
+            apps: Arc::downgrade(&apps.clone().into_inner()),
+        }
+    }
+
+    fn apps(&self) -> Result<Arc<AppsState>, ExecError> {
+        self.apps.upgrade().ok_or_else(|| {
+            ExecError::Internal(anyhow::anyhow!(
+                "the apps service of this process has stopped"
+            ))
+        })
+    }
 }
 
 fn from_apps(error: AppsError) -> ExecError {
@@ -49,13 +68,15 @@ impl ActionSource for LocalActions {
         action_id: Uuid,
         stage: Stage,
     ) -> Result<ActionForRun, ExecError> {
-        runs::load_action_for_run(&self.apps, workspace_id, app_id, action_id, stage)
+        let apps = self.apps()?;
+        runs::load_action_for_run(&apps, workspace_id, app_id, action_id, stage)
             .await
             .map_err(from_apps)
     }
 
     async fn public_app(&self, public_id: Uuid) -> Result<Option<PublicApp>, ExecError> {
-        runs::find_public_app(&self.apps, public_id)
+        let apps = self.apps()?;
+        runs::find_public_app(&apps, public_id)
             .await
             .map_err(from_apps)
     }

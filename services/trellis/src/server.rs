@@ -153,12 +153,14 @@ async fn auth_state(
 }
 
 /// Reloads the signing key set file when it changes, so `trellis keys rotate-signing` takes
-/// effect without a restart.
-fn spawn_key_reload(state: web::Data<AuthState>, settings: &Settings) {
+/// effect without a restart. The task keeps a weak reference to the state and ends once the
+/// server that owns it has stopped.
+fn spawn_key_reload(state: &web::Data<AuthState>, settings: &Settings) {
     if settings.signing_key.is_some() {
         return;
     }
     let path = settings.signing_keys_path();
+    let state = Arc::downgrade(&state.clone().into_inner());
     tokio::spawn(async move {
         let modified =
             |path: &std::path::Path| std::fs::metadata(path).and_then(|m| m.modified()).ok();
@@ -166,6 +168,9 @@ fn spawn_key_reload(state: web::Data<AuthState>, settings: &Settings) {
         let mut interval = tokio::time::interval(Duration::from_secs(10));
         loop {
             interval.tick().await;
+            let Some(state) = state.upgrade() else {
+                return;
+            };
             let now = modified(&path);
             if now == last {
                 continue;
@@ -199,7 +204,7 @@ fn apps_state(
 ) -> anyhow::Result<web::Data<AppsState>> {
     let keys = keys::encryption_keys(settings)?;
     let state = web::Data::new(AppsState::new(db, keys, catalog));
-    spawn_encryption_key_reload(state.clone(), settings);
+    spawn_encryption_key_reload(&state, settings);
     Ok(state)
 }
 
@@ -207,13 +212,15 @@ fn apps_state(
 pub const ENCRYPTION_KEY_RELOAD_SECONDS: u64 = 10;
 
 /// Reloads the encryption keys when their files change, so `trellis keys rotate` takes effect
-/// without a restart.
-fn spawn_encryption_key_reload(state: web::Data<AppsState>, settings: &Settings) {
+/// without a restart. The task keeps a weak reference to the state and ends once the server
+/// that owns it has stopped.
+fn spawn_encryption_key_reload(state: &web::Data<AppsState>, settings: &Settings) {
     let settings = settings.clone();
     let paths = [
         settings.data_dir.join("encryption-key"),
         keys::previous_encryption_keys_path(&settings),
     ];
+    let state = Arc::downgrade(&state.clone().into_inner());
     tokio::spawn(async move {
         let modified = || {
             paths
@@ -226,6 +233,9 @@ fn spawn_encryption_key_reload(state: web::Data<AppsState>, settings: &Settings)
             tokio::time::interval(Duration::from_secs(ENCRYPTION_KEY_RELOAD_SECONDS));
         loop {
             interval.tick().await;
+            let Some(state) = state.upgrade() else {
+                return;
+            };
             let now = modified();
             if now == last {
                 continue;
@@ -345,7 +355,7 @@ async fn assemble(
             JwksSource::Local,
         ));
         let state = web::Data::new(auth_state(settings, db.clone(), verifier.clone()).await?);
-        spawn_key_reload(state.clone(), settings);
+        spawn_key_reload(&state, settings);
         let directory = LocalDirectory {
             db,
             roles: state.roles.clone(),
@@ -385,7 +395,7 @@ async fn assemble(
 
     if let Some(exec) = &exec {
         match &apps {
-            Some(apps) => exec.set_action_source(Arc::new(LocalActions { apps: apps.clone() })),
+            Some(apps) => exec.set_action_source(Arc::new(LocalActions::new(apps))),
             None => exec.set_action_source(Arc::new(HttpActions::new(
                 &settings.apps_url,
                 service_token(settings)?,

@@ -18,5 +18,6 @@ mod runs_changes;
 mod runs_distributed;
 mod runs_llm;
 mod sessions;
+mod shutdown;
 mod tokens;
 mod workspaces;
