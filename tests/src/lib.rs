@@ -10,7 +10,7 @@ pub mod postgres;
 pub mod runs;
 
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
@@ -89,6 +89,24 @@ async fn fresh_postgres_database() -> String {
     format!("{base}/{name}")
 }
 
+/// Folder of compiled connector artifacts shared by every test server: the build folder's
+/// `test-artifacts`, beside the test binary's `deps`. Each server's `artifacts` folder links
+/// here, so the built-in connectors compile once per build rather than once per test.
+/// Artifacts are keyed by content and engine, and written by rename, so processes may share it.
+fn shared_artifacts() -> &'static std::path::Path {
+    static FOLDER: OnceLock<std::path::PathBuf> = OnceLock::new();
+    FOLDER.get_or_init(|| {
+        let binary = std::env::current_exe().expect("the test binary's path");
+        let build = binary
+            .parent()
+            .and_then(|deps| deps.parent())
+            .expect("the test binary sits in the build folder's deps");
+        let folder = build.join("test-artifacts");
+        std::fs::create_dir_all(&folder).expect("creating the shared artifact folder");
+        folder
+    })
+}
+
 impl TestServer {
     /// Starts the embedded server with default settings.
     pub async fn start() -> TestServer {
@@ -116,6 +134,8 @@ impl TestServer {
     ) -> TestServer {
         trellis_telemetry::init_logging("error", false);
         let data = tempfile::tempdir().expect("a temporary folder");
+        std::os::unix::fs::symlink(shared_artifacts(), data.path().join("artifacts"))
+            .expect("linking the shared artifact folder");
         let mut settings = Settings {
             data_dir: data.path().to_path_buf(),
             ..Settings::default()
@@ -124,8 +144,8 @@ impl TestServer {
             settings.database_url = Some(Secret::new(fresh_postgres_database().await));
         }
         settings.redis_prefix = format!("trellis-test-{}", Uuid::new_v4().simple());
-        // Servers of finished tests stay up until the suite ends, and each instance slot
-        // reserves address space, so a small pool lets the whole suite run in one process.
+        // Tests run side by side in one process and each instance slot reserves address
+        // space, so every server gets a small pool.
         settings.exec_max_instances = 8;
         adjust(&mut settings);
 

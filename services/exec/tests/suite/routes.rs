@@ -155,7 +155,11 @@ async fn start() -> (TestApp, People) {
     trellis_migrations::exec::Migrator::up(&db, None)
         .await
         .unwrap();
-    let state = web::Data::new(ExecState::new(db, ExecSettings::default()).await.unwrap());
+    let settings = ExecSettings {
+        runtime: crate::support::runtime_settings(),
+        ..ExecSettings::default()
+    };
+    let state = web::Data::new(ExecState::new(db, settings).await.unwrap());
 
     let server = HttpServer::new(move || {
         App::new()

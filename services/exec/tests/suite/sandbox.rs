@@ -266,7 +266,7 @@ async fn unknown_operation_is_invalid_input() {
 
 #[tokio::test]
 async fn full_pool_rejects_with_concurrency_limit() {
-    let mut settings = trellis_exec::RuntimeSettings::default();
+    let mut settings = crate::support::runtime_settings();
     settings.engine.max_instances = 1;
     settings.slot_wait = Duration::from_millis(100);
     let services = trellis_exec::host::Services::new(trellis_exec::host::kv::KvStore::memory());

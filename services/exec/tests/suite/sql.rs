@@ -8,7 +8,7 @@ use sqlx::Connection;
 use trellis_exec::host::kv::KvStore;
 use trellis_exec::host::sql::{DatabaseTarget, SqlPools, SqlSettings};
 use trellis_exec::host::Services;
-use trellis_exec::{CallContext, RunError, Runtime, RuntimeSettings};
+use trellis_exec::{CallContext, RunError, Runtime};
 use uuid::Uuid;
 
 use crate::support::{execute, hostile};
@@ -26,7 +26,7 @@ fn runtime() -> Runtime {
         sql: SqlPools::new(settings),
         ..Services::new(KvStore::memory())
     };
-    Runtime::new(RuntimeSettings::default(), services).unwrap()
+    Runtime::new(crate::support::runtime_settings(), services).unwrap()
 }
 
 async fn query(

@@ -19,7 +19,7 @@ use trellis_exec::host::network::{InternalHost, NetworkPolicy};
 use trellis_exec::host::sql::{DatabaseTarget, SqlPools, SqlSettings};
 use trellis_exec::host::Services;
 use trellis_exec::registry::BUILTIN_COMPONENTS;
-use trellis_exec::{CallContext, CallRequest, LoadedPlugin, RunError, Runtime, RuntimeSettings};
+use trellis_exec::{CallContext, CallRequest, LoadedPlugin, RunError, Runtime};
 use uuid::Uuid;
 
 pub const POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
@@ -53,7 +53,7 @@ impl Harness {
             sql: SqlPools::new(settings),
             ..Services::new(KvStore::memory())
         };
-        let runtime = Runtime::new(RuntimeSettings::default(), services).unwrap();
+        let runtime = Runtime::new(crate::support::runtime_settings(), services).unwrap();
         let (_, bytes) = BUILTIN_COMPONENTS
             .iter()
             .find(|(name, _)| *name == "sql")

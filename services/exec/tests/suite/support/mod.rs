@@ -65,6 +65,24 @@ pub fn components() -> &'static TestComponents {
     })
 }
 
+/// Folder of compiled connector artifacts shared by the runtimes of every test: the build
+/// folder's `test-artifacts`, beside the test binary's `deps`. Components then compile once
+/// per build rather than once per test. Artifacts are keyed by content and engine and written
+/// by rename, so test processes may share the folder.
+pub fn artifact_cache() -> Option<PathBuf> {
+    let binary = std::env::current_exe().expect("the test binary's path");
+    let build = binary.parent()?.parent()?;
+    Some(build.join("test-artifacts"))
+}
+
+/// Returns default runtime settings that use the shared artifact folder.
+pub fn runtime_settings() -> RuntimeSettings {
+    RuntimeSettings {
+        cache_dir: artifact_cache(),
+        ..RuntimeSettings::default()
+    }
+}
+
 /// Builds a runtime with an in-memory key-value store and a small pool.
 pub fn runtime() -> Runtime {
     runtime_with(KvStore::memory())
@@ -72,7 +90,7 @@ pub fn runtime() -> Runtime {
 
 /// Builds a runtime with the given key-value store.
 pub fn runtime_with(kv: KvStore) -> Runtime {
-    let mut settings = RuntimeSettings::default();
+    let mut settings = runtime_settings();
     settings.engine.max_instances = 64;
     Runtime::new(settings, Services::new(kv)).expect("starting the runtime")
 }
