@@ -15,7 +15,7 @@ use crate::host::network::InternalHost;
 use crate::host::sql::{SqlPools, SqlSettings, TargetCache};
 use crate::host::Services;
 use crate::registry::{store, Registry};
-use crate::runs::{Quotas, SharedStore};
+use crate::runs::{Quotas, RecordWriter, SharedStore};
 use crate::{ExecError, Runtime, RuntimeSettings};
 
 /// Maximum age of a process's copy of a workspace's internal hosts. Another exec process applies
@@ -83,11 +83,14 @@ pub struct ExecState {
     workspace_hosts: Mutex<HashMap<Uuid, (Vec<InternalHost>, Instant)>>,
     /// Databases named by resource configs, built once per config.
     pub(crate) database_targets: TargetCache,
+    /// Run record writer, which stores the records of runs that end together in one statement.
+    pub(crate) records: RecordWriter,
 }
 
 impl ExecState {
-    /// Starts the runtime, connects the key-value store and loads the built-in connectors.
-    /// The database must already be migrated with the `exec` migrations.
+    /// Starts the runtime, connects the key-value store, loads the built-in connectors and
+    /// starts the run record writer on the current Tokio runtime. The database must already
+    /// be migrated with the `exec` migrations.
     pub async fn new(db: DatabaseConnection, settings: ExecSettings) -> anyhow::Result<Self> {
         let kv = match &settings.redis_url {
             Some(url) => KvStore::redis(url)
@@ -113,9 +116,11 @@ impl ExecState {
             settings.quota_runs_per_minute,
             settings.quota_llm_tokens_per_day,
         );
+        let records = RecordWriter::start(db.clone());
         Ok(ExecState {
             runtime,
             db,
+            records,
             registry,
             settings,
             shared,

@@ -333,6 +333,41 @@ async fn tokens_quota_answers_429() {
 }
 
 #[tokio::test]
+async fn concurrent_runs_each_recorded() {
+    let fixture = RunFixture::start().await;
+    let app = fixture.app("Penguins").await;
+    let action = fixture
+        .action(app, json!({"input": {"s": "{{ s }}"}}))
+        .await;
+    fixture.release(app).await;
+    let token = &fixture.owner.access;
+
+    let runs =
+        (0..40).map(|index| fixture.run(token, app, action, json!({"s": index.to_string()})));
+    let replies = futures_util::future::join_all(runs).await;
+    let listed = fixture
+        .server
+        .get(&fixture.path("/runs?limit=100"), token)
+        .await;
+
+    let mut returned = Vec::new();
+    for reply in &replies {
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+        returned.push(reply.json()["meta"]["run_id"].as_str().unwrap().to_string());
+    }
+    assert_eq!(listed.status, StatusCode::OK, "{}", listed.text);
+    let mut recorded: Vec<String> = listed.json()["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|item| item["id"].as_str().unwrap().to_string())
+        .collect();
+    returned.sort();
+    recorded.sort();
+    assert_eq!(recorded, returned);
+}
+
+#[tokio::test]
 async fn runs_are_recorded_and_summed() {
     let fixture = RunFixture::start().await;
     let app = fixture.app("Penguins").await;

@@ -6,6 +6,7 @@ pub mod records;
 mod shared;
 pub mod template;
 pub mod transform;
+mod writer;
 
 use std::time::{Duration, Instant};
 
@@ -18,6 +19,7 @@ use uuid::Uuid;
 pub use meta::Usage;
 pub use quota::Quotas;
 pub use shared::SharedStore;
+pub use writer::RecordWriter;
 
 use self::records::RunRecord;
 use crate::calls::{call_context, resolve_by_key};
@@ -69,7 +71,7 @@ pub async fn run_action(
 
     let record = build_record(loaded, caller, run_id, started_at, duration_ms, &result);
     let tokens = record.input_tokens.unwrap_or(0) + record.output_tokens.unwrap_or(0);
-    if let Err(error) = records::insert(&state.db, record).await {
+    if let Err(error) = state.records.write(record).await {
         tracing::error!(%run_id, error = %error, "storing a run record failed");
     }
     if tokens > 0 {

@@ -56,9 +56,21 @@ pub fn day_of(time: DateTime<Utc>) -> String {
     time.format("%Y-%m-%d").to_string()
 }
 
-/// Stores one run.
-pub async fn insert(db: &DatabaseConnection, run: RunRecord) -> Result<(), ExecError> {
-    let row = ActiveModel {
+/// Stores runs in one statement. Each record carries its own workspace id.
+pub async fn insert_many(db: &DatabaseConnection, runs: Vec<RunRecord>) -> Result<(), ExecError> {
+    if runs.is_empty() {
+        return Ok(());
+    }
+    let rows = runs.into_iter().map(active_model);
+    Entity::insert_many(rows)
+        .exec_without_returning(db)
+        .await
+        .context("storing run records")?;
+    Ok(())
+}
+
+fn active_model(run: RunRecord) -> ActiveModel {
+    ActiveModel {
         id: Set(run.id),
         workspace_id: Set(run.workspace_id),
         app_id: Set(run.app_id),
@@ -79,12 +91,7 @@ pub async fn insert(db: &DatabaseConnection, run: RunRecord) -> Result<(), ExecE
         input_tokens: Set(run.input_tokens),
         output_tokens: Set(run.output_tokens),
         model: Set(run.model),
-    };
-    Entity::insert(row)
-        .exec_without_returning(db)
-        .await
-        .context("storing a run record")?;
-    Ok(())
+    }
 }
 
 /// Filters of a run listing. `None` fields do not filter.
