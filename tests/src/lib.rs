@@ -89,9 +89,9 @@ async fn fresh_postgres_database() -> String {
     format!("{base}/{name}")
 }
 
-/// Folder of compiled connector artifacts shared by every test server: the build folder's
-/// `test-artifacts`, beside the test binary's `deps`. Each server's `artifacts` folder links
-/// here, so the built-in connectors compile once per build rather than once per test.
+/// Returns the folder of compiled connector artifacts shared by every test server: the build
+/// folder's `test-artifacts`, beside the test binary's `deps`. Each server's `artifacts` folder
+/// links here, so the built-in connectors compile once per build rather than once per test.
 /// Artifacts are keyed by content and engine, and written by rename, so processes may share it.
 fn shared_artifacts() -> &'static std::path::Path {
     static FOLDER: OnceLock<std::path::PathBuf> = OnceLock::new();

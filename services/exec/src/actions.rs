@@ -39,7 +39,7 @@ pub struct LocalActions {
 impl LocalActions {
     pub fn new(apps: &web::Data<AppsState>) -> LocalActions {
         LocalActions {
-            apps: Arc::downgrade(&apps.clone().into_inner()),
+            apps: Arc::downgrade(apps),
         }
     }
 

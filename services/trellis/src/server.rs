@@ -160,7 +160,7 @@ fn spawn_key_reload(state: &web::Data<AuthState>, settings: &Settings) {
         return;
     }
     let path = settings.signing_keys_path();
-    let state = Arc::downgrade(&state.clone().into_inner());
+    let state = Arc::downgrade(state);
     tokio::spawn(async move {
         let modified =
             |path: &std::path::Path| std::fs::metadata(path).and_then(|m| m.modified()).ok();
@@ -220,7 +220,7 @@ fn spawn_encryption_key_reload(state: &web::Data<AppsState>, settings: &Settings
         settings.data_dir.join("encryption-key"),
         keys::previous_encryption_keys_path(&settings),
     ];
-    let state = Arc::downgrade(&state.clone().into_inner());
+    let state = Arc::downgrade(state);
     tokio::spawn(async move {
         let modified = || {
             paths

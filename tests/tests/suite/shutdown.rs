@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use sea_orm::{ConnectionTrait, Statement};
-use trellis_tests::{on_postgres, postgres_admin_url, TestServer};
+use trellis_tests::{postgres_admin_url, TestServer};
 
 /// Returns the files this process has open under `folder`.
 fn open_files_under(folder: &std::path::Path) -> Vec<String> {
@@ -45,7 +45,7 @@ async fn stopped_server_closes_its_databases() {
         let url = url.expose().to_string();
         url.rsplit_once('/').unwrap().1.to_string()
     });
-    if !on_postgres() {
+    if database.is_none() {
         assert!(
             !open_files_under(&folder).is_empty(),
             "a running server on SQLite keeps its database files open"
@@ -57,8 +57,8 @@ async fn stopped_server_closes_its_databases() {
     let started = Instant::now();
     loop {
         let still_open = match &database {
-            Some(name) if on_postgres() => postgres_connections(name).await,
-            _ => open_files_under(&folder).len() as i64,
+            Some(name) => postgres_connections(name).await,
+            None => open_files_under(&folder).len() as i64,
         };
         if still_open == 0 {
             break;

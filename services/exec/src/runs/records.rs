@@ -65,7 +65,7 @@ pub async fn insert_many(db: &DatabaseConnection, runs: Vec<RunRecord>) -> Resul
     Entity::insert_many(rows)
         .exec_without_returning(db)
         .await
-        .context("storing run records")?;
+        .context("storing run records failed")?;
     Ok(())
 }
 

@@ -11,7 +11,7 @@ use crate::ExecError;
 /// parameters, below the limits of SQLite (32,766 by default since 3.32) and PostgreSQL (65,535).
 const MAX_BATCH: usize = 256;
 
-/// Maximum records waiting for the writer before runs wait to hand theirs over.
+/// Maximum records queued for the writer. A run that finds the queue full waits for room.
 const QUEUE_CAPACITY: usize = 4096;
 
 /// A record and the channel that reports whether it was stored.
@@ -20,7 +20,7 @@ struct Pending {
     stored: oneshot::Sender<Result<(), String>>,
 }
 
-/// Hands run records to the writer task. The task ends when the last writer is dropped.
+/// Handle to the task that stores run records. The task ends when the last handle is dropped.
 #[derive(Clone)]
 pub struct RecordWriter {
     queue: mpsc::Sender<Pending>,

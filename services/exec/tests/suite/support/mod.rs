@@ -65,8 +65,8 @@ pub fn components() -> &'static TestComponents {
     })
 }
 
-/// Folder of compiled connector artifacts shared by the runtimes of every test: the build
-/// folder's `test-artifacts`, beside the test binary's `deps`. Components then compile once
+/// Returns the folder of compiled connector artifacts shared by the runtimes of every test: the
+/// build folder's `test-artifacts`, beside the test binary's `deps`. Components then compile once
 /// per build rather than once per test. Artifacts are keyed by content and engine and written
 /// by rename, so test processes may share the folder.
 pub fn artifact_cache() -> Option<PathBuf> {
