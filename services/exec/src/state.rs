@@ -88,6 +88,11 @@ pub struct ExecState {
 }
 
 impl ExecState {
+    /// A handle to the run record writer, to flush it once the server has stopped.
+    pub fn record_writer(&self) -> RecordWriter {
+        self.records.clone()
+    }
+
     /// Starts the runtime, connects the key-value store, loads the built-in connectors and
     /// starts the run record writer on the current Tokio runtime. The database must already
     /// be migrated with the `exec` migrations.

@@ -17,6 +17,7 @@ use trellis_config::Settings;
 use trellis_exec::actions::{HttpActions, LocalActions};
 use trellis_exec::catalog::{HttpCatalog, LocalCatalog};
 use trellis_exec::host::network::InternalHost;
+use trellis_exec::runs::RecordWriter;
 use trellis_exec::runtime::EngineSettings;
 use trellis_exec::{ExecSettings, ExecState, RuntimeSettings};
 use trellis_gateway::{EdgeAuth, Limiter, Quota, RateLimits, Timeouts};
@@ -32,14 +33,28 @@ pub struct Running {
     /// The address it listens on (useful when it was asked for port 0).
     pub address: SocketAddr,
     pub handle: ServerHandle,
-    pub task: tokio::task::JoinHandle<std::io::Result<()>>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+    /// Run records still queued are stored once the server has ended.
+    records: Option<RecordWriter>,
 }
 
 impl Running {
     /// Stops accepting, lets in-flight requests finish, and waits for the server to end.
     pub async fn stop(self) {
         self.handle.stop(true).await;
-        let _ = self.task.await;
+        let _ = self.wait().await;
+    }
+
+    /// Waits for the server to end (on a signal or `stop`), then stores the run records that
+    /// are still queued.
+    pub async fn wait(self) -> anyhow::Result<()> {
+        let served = self.task.await.context("the server task failed")?;
+        if let Some(records) = &self.records {
+            if let Err(error) = records.flush().await {
+                tracing::error!(error = %error, "storing the last run records failed");
+            }
+        }
+        served.context("the server failed")
     }
 }
 
@@ -478,6 +493,7 @@ async fn start_services(
         _ => None,
     };
     let origins = settings.cors_allowed_origins.clone();
+    let records_writer = parts.exec.as_ref().map(|exec| exec.record_writer());
 
     let server = HttpServer::new(move || {
         let mut app = App::new()
@@ -531,6 +547,7 @@ async fn start_services(
         address,
         handle,
         task,
+        records: records_writer,
     })
 }
 
@@ -655,5 +672,6 @@ pub async fn start_gateway(settings: Settings, listener: TcpListener) -> anyhow:
         address,
         handle,
         task,
+        records: None,
     })
 }

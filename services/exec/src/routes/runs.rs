@@ -62,6 +62,7 @@ pub async fn list_runs(
             Principal::ApiKey(key) => filter.api_key_id = Some(key.key_id),
         }
     }
+    state.records.flush().await?;
     let rows = records::list(&state.db, workspace_id, &filter, offset, limit).await?;
 
     let next_offset = (rows.len() as u64 == limit).then_some(offset + limit);
@@ -109,6 +110,7 @@ pub async fn usage(
 
     let from_day = from.format("%Y-%m-%d").to_string();
     let to_day = to.format("%Y-%m-%d").to_string();
+    state.records.flush().await?;
     let rows = records::usage(&state.db, workspace_id, &from_day, &to_day).await?;
 
     Ok(HttpResponse::Ok().json(UsageReport {

@@ -71,8 +71,8 @@ pub async fn run_action(
 
     let record = build_record(loaded, caller, run_id, started_at, duration_ms, &result);
     let tokens = record.input_tokens.unwrap_or(0) + record.output_tokens.unwrap_or(0);
-    if let Err(error) = state.records.write(record).await {
-        tracing::error!(%run_id, error = %error, "storing a run record failed");
+    if let Err(error) = state.records.submit(record).await {
+        tracing::error!(%run_id, error = %error, "queueing a run record failed");
     }
     if tokens > 0 {
         state

@@ -1,8 +1,14 @@
-//! Group commit of run records. Runs hand their record to one writer task, which stores every
-//! record waiting at that moment in one statement. A run still waits until its own record is
-//! committed, so a run listing read after a run's response includes it.
+//! Group commit of run records. Runs hand their record to one writer task and respond without
+//! waiting for it. The writer gathers records for a short while and stores them in as few
+//! statements as it can. Readers of the run log first ask the writer to flush, so a listing
+//! read after a run's response includes that run.
 
-use tokio::sync::{mpsc, oneshot};
+use std::time::Duration;
+
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, oneshot, Notify};
+use tokio::time::Instant;
 
 use super::records::{self, RunRecord};
 use crate::ExecError;
@@ -11,41 +17,57 @@ use crate::ExecError;
 /// parameters, below the limits of SQLite (32,766 by default since 3.32) and PostgreSQL (65,535).
 const MAX_BATCH: usize = 256;
 
-/// Maximum records queued for the writer. A run that finds the queue full waits for room.
-const QUEUE_CAPACITY: usize = 4096;
+/// How long the writer waits for more records after the first one arrives, unless a reader is
+/// waiting for a flush. This bounds how long a record stays in memory only.
+const GATHER: Duration = Duration::from_millis(20);
 
-/// A record and the channel that reports whether it was stored.
-struct Pending {
-    record: RunRecord,
-    stored: oneshot::Sender<Result<(), String>>,
+/// Maximum messages queued for the writer. A run that finds the queue full waits for room, so a
+/// slow database slows runs down rather than growing memory.
+const QUEUE_CAPACITY: usize = 8192;
+
+enum Message {
+    Record(Box<RunRecord>),
+    /// Replied to once every record queued before it is stored or has failed.
+    Flush(oneshot::Sender<()>),
 }
 
-/// Handle to the task that stores run records. The task ends when the last handle is dropped.
+/// Handle to the task that stores run records. The task stores what is queued and ends when
+/// the last handle is dropped.
 #[derive(Clone)]
 pub struct RecordWriter {
-    queue: mpsc::Sender<Pending>,
+    queue: mpsc::Sender<Message>,
+    /// Wakes the writer from its gathering window when a flush is queued.
+    flush_requested: Arc<Notify>,
 }
 
 impl RecordWriter {
     /// Starts the writer task on the current Tokio runtime.
     pub fn start(db: sea_orm::DatabaseConnection) -> RecordWriter {
         let (queue, receiver) = mpsc::channel(QUEUE_CAPACITY);
-        tokio::spawn(write_batches(db, receiver));
-        RecordWriter { queue }
+        let flush_requested = Arc::new(Notify::new());
+        tokio::spawn(write_batches(db, receiver, flush_requested.clone()));
+        RecordWriter {
+            queue,
+            flush_requested,
+        }
     }
 
-    /// Stores one record and returns once it is committed.
-    pub async fn write(&self, record: RunRecord) -> Result<(), ExecError> {
-        let (stored, outcome) = oneshot::channel();
-        let pending = Pending { record, stored };
-        if self.queue.send(pending).await.is_err() {
+    /// Queues one record. It is stored within the gathering window, or at the next flush.
+    pub async fn submit(&self, record: RunRecord) -> Result<(), ExecError> {
+        self.queue
+            .send(Message::Record(Box::new(record)))
+            .await
+            .map_err(|_| writer_stopped())
+    }
+
+    /// Returns once every record queued before the call is stored, or its failure logged.
+    pub async fn flush(&self) -> Result<(), ExecError> {
+        let (done, flushed) = oneshot::channel();
+        if self.queue.send(Message::Flush(done)).await.is_err() {
             return Err(writer_stopped());
         }
-        match outcome.await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(message)) => Err(ExecError::Internal(anyhow::anyhow!(message))),
-            Err(_) => Err(writer_stopped()),
-        }
+        self.flush_requested.notify_one();
+        flushed.await.map_err(|_| writer_stopped())
     }
 }
 
@@ -53,21 +75,61 @@ fn writer_stopped() -> ExecError {
     ExecError::Internal(anyhow::anyhow!("the run record writer has stopped"))
 }
 
-/// Stores whatever records are waiting, one statement per batch, until every sender is gone.
-async fn write_batches(db: sea_orm::DatabaseConnection, mut receiver: mpsc::Receiver<Pending>) {
-    let mut batch = Vec::with_capacity(MAX_BATCH);
-    while receiver.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        let (records, senders): (Vec<_>, Vec<_>) = batch
-            .drain(..)
-            .map(|pending| (pending.record, pending.stored))
-            .unzip();
-        // Each run logs a failure with its run id, so the batch does not log it again.
-        let outcome = records::insert_many(&db, records)
-            .await
-            .map_err(|error| error.to_string());
-
-        for sender in senders {
-            let _ = sender.send(outcome.clone());
+/// Stores queued records in batches until every handle is gone and the queue is empty.
+async fn write_batches(
+    db: sea_orm::DatabaseConnection,
+    mut receiver: mpsc::Receiver<Message>,
+    flush_requested: Arc<Notify>,
+) {
+    let mut messages = Vec::with_capacity(MAX_BATCH);
+    while receiver.recv_many(&mut messages, MAX_BATCH).await > 0 {
+        // Waiting out the window, rather than taking each record as it arrives, keeps runs from
+        // waking the writer one by one.
+        if !has_flush(&messages) && messages.len() < MAX_BATCH {
+            let window = tokio::time::sleep_until(Instant::now() + GATHER);
+            tokio::select! {
+                _ = window => {}
+                _ = flush_requested.notified() => {}
+            }
         }
+        while messages.len() < MAX_BATCH {
+            match receiver.try_recv() {
+                Ok(message) => messages.push(message),
+                Err(_) => break,
+            }
+        }
+
+        let mut records = Vec::with_capacity(messages.len());
+        let mut flushes = Vec::new();
+        for message in messages.drain(..) {
+            match message {
+                Message::Record(record) => records.push(*record),
+                Message::Flush(done) => flushes.push(done),
+            }
+        }
+        store(&db, records).await;
+
+        for done in flushes {
+            let _ = done.send(());
+        }
+    }
+}
+
+fn has_flush(messages: &[Message]) -> bool {
+    messages
+        .iter()
+        .any(|message| matches!(message, Message::Flush(_)))
+}
+
+async fn store(db: &sea_orm::DatabaseConnection, records: Vec<RunRecord>) {
+    let count = records.len();
+    let first = records.first().map(|record| record.id);
+    if let Err(error) = records::insert_many(db, records).await {
+        tracing::error!(
+            records = count,
+            first_run_id = ?first,
+            error = %error,
+            "storing run records failed"
+        );
     }
 }

@@ -1,33 +1,58 @@
-//! The binary stops on SIGTERM: it finishes in-flight requests and exits 0.
+//! The binary stops on SIGTERM: it finishes in-flight requests, stores the run records still
+//! queued, and exits 0.
 
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
 
-use crate::support::free_port;
+use serde_json::{json, Value};
 
-#[tokio::test]
-async fn sigterm_finishes_requests_and_exits_zero() {
-    let data = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_trellis"))
+use crate::support::{free_port, wait_healthy};
+
+/// Starts `trellis serve` on the data folder and waits until `/healthz` returns 200.
+async fn serve(data: &std::path::Path, port: u16) -> Child {
+    let child = Command::new(env!("CARGO_BIN_EXE_trellis"))
         .arg("serve")
-        .env("TRELLIS_DATA_DIR", data.path())
+        .env("TRELLIS_DATA_DIR", data)
         .env("TRELLIS_LISTEN", format!("127.0.0.1:{port}"))
         .env("TRELLIS_LOG_LEVEL", "warn")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
+    wait_healthy(port).await;
+    child
+}
+
+/// Sends SIGTERM and returns the exit code.
+async fn terminate(child: Child) -> Option<i32> {
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let mut child = child;
+    let exit = tokio::task::spawn_blocking(move || child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    exit.code()
+}
+
+async fn send(request: reqwest::RequestBuilder) -> Value {
+    let reply = request.send().await.unwrap();
+    let status = reply.status();
+    let text = reply.text().await.unwrap();
+    assert!(status.is_success(), "{status} {text}");
+    serde_json::from_str(&text).unwrap()
+}
+
+#[tokio::test]
+async fn sigterm_finishes_requests_and_exits_zero() {
+    let data = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let child = serve(data.path(), port).await;
     let base = format!("http://127.0.0.1:{port}");
     let client = reqwest::Client::new();
-    let started = Instant::now();
-    while client.get(format!("{base}/healthz")).send().await.is_err() {
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "the server did not start"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 
     // A sign-up spends tens of milliseconds hashing, so it is still in flight at the signal.
     let signup = tokio::spawn({
@@ -43,20 +68,85 @@ async fn sigterm_finishes_requests_and_exits_zero() {
         }
     });
     tokio::time::sleep(Duration::from_millis(20)).await;
-    let killed = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
+    let code = terminate(child).await;
 
     let status = signup
         .await
         .unwrap()
         .expect("the in-flight request completes");
     assert_eq!(status, 201);
-    let exit = tokio::task::spawn_blocking(move || child.wait())
-        .await
+    assert_eq!(code, Some(0));
+}
+
+#[tokio::test]
+async fn sigterm_keeps_the_records_of_answered_runs() {
+    let data = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let child = serve(data.path(), port).await;
+    let base = format!("http://127.0.0.1:{port}/api/v1");
+    let client = reqwest::Client::new();
+    let signup = send(
+        client
+            .post(format!("{base}/auth/signup"))
+            .json(&json!({"email": "records@example.com", "password": "violet-harbor-tram-1987"})),
+    )
+    .await;
+    let token = signup["tokens"]["access_token"]
+        .as_str()
         .unwrap()
-        .unwrap();
-    assert_eq!(exit.code(), Some(0));
+        .to_string();
+    let post = |url: String, body: Value| client.post(url).bearer_auth(&token).json(&body);
+    let workspace = send(post(
+        format!("{base}/workspaces"),
+        json!({"name": "Records"}),
+    ))
+    .await;
+    let workspace_url = format!("{base}/workspaces/{}", workspace["id"].as_str().unwrap());
+    let resource = send(post(
+        format!("{workspace_url}/resources"),
+        json!({"name": "Echo", "plugin_id": "echo", "plugin_version": "0.1.0",
+                "config": {"token": "echo-token-for-the-shutdown-test"}}),
+    ))
+    .await;
+    let app = send(post(
+        format!("{workspace_url}/apps"),
+        json!({"name": "Records"}),
+    ))
+    .await;
+    let app_url = format!("{workspace_url}/apps/{}", app["id"].as_str().unwrap());
+    let action = send(post(
+        format!("{app_url}/actions"),
+        json!({"name": "Echo", "resource_id": resource["id"], "operation": "echo", "input": {}}),
+    ))
+    .await;
+    send(post(format!("{app_url}/releases"), json!({}))).await;
+    let run_url = format!("{app_url}/actions/{}/run", action["id"].as_str().unwrap());
+
+    let mut answered = Vec::new();
+    for _ in 0..5 {
+        let run = send(post(run_url.clone(), json!({"params": {}}))).await;
+        answered.push(run["meta"]["run_id"].as_str().unwrap().to_string());
+    }
+    // The signal comes right after the last response, inside the window in which the writer
+    // gathers records.
+    let code = terminate(child).await;
+    let child = serve(data.path(), port).await;
+    let listed = send(
+        client
+            .get(format!("{workspace_url}/runs?limit=100"))
+            .bearer_auth(&token),
+    )
+    .await;
+    terminate(child).await;
+
+    assert_eq!(code, Some(0));
+    let mut recorded: Vec<String> = listed["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|item| item["id"].as_str().unwrap().to_string())
+        .collect();
+    answered.sort();
+    recorded.sort();
+    assert_eq!(recorded, answered);
 }
