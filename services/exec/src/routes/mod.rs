@@ -25,8 +25,10 @@ pub use dto::{
 /// Mounts the exec routes. The app must also register `web::Data<ExecState>` and
 /// `web::Data<trellis_tokens::Access>`.
 pub fn configure(cfg: &mut web::ServiceConfig) {
+    // Routes match in the order they are added, and runs are by far the most frequent request.
     cfg.app_data(trellis_problem::path_config())
         .app_data(trellis_problem::query_config())
+        .service(run::run_action)
         .service(builtins::list_builtins)
         .service(builtins::get_builtin)
         .service(upload::upload_plugin)
@@ -34,7 +36,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(get::get_plugin)
         .service(delete::delete_plugin)
         .service(invoke::invoke_plugin)
-        .service(run::run_action)
         .service(run::run_public_action)
         .service(runs::list_runs)
         .service(runs::usage)

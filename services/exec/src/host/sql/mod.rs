@@ -5,6 +5,7 @@ mod decode;
 mod errors;
 mod mysql;
 mod numeric;
+mod postgres;
 mod target;
 
 use std::collections::HashMap;
@@ -14,8 +15,6 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use futures_util::TryStreamExt;
-use sqlx::pool::PoolConnection;
-use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
 use sqlx::{Column as _, Database, Executor, TypeInfo};
 use uuid::Uuid;
@@ -23,6 +22,7 @@ use uuid::Uuid;
 use self::decode::DecodeRow;
 use self::errors::{with_timeout, CONNECT_FAILED, DNS_FAILED};
 use self::mysql::MySqlTarget;
+use self::postgres::PgTarget;
 use self::target::{Connection, Endpoint};
 pub use self::target::{DatabaseTarget, TargetCache};
 use crate::host::guard::{self, GuardError};
@@ -69,7 +69,7 @@ impl Default for SqlSettings {
 
 #[derive(Clone)]
 enum Pool {
-    Postgres(PgPool),
+    Postgres(PgTarget),
     MySql(MySqlTarget),
     Sqlite(SqlitePool),
 }
@@ -159,28 +159,8 @@ impl SqlPools {
                 if let Some(address) = address {
                     options = options.host(&address.to_string());
                 }
-                let pool = PgPoolOptions::new()
-                    .max_connections(settings.max_connections_per_pool)
-                    .acquire_timeout(Duration::from_secs(5))
-                    .test_before_acquire(false)
-                    .before_acquire(|connection, meta| {
-                        Box::pin(async move {
-                            if meta.idle_for > PING_AFTER_IDLE {
-                                sqlx::Connection::ping(connection).await?;
-                            }
-                            Ok(true)
-                        })
-                    })
-                    .after_connect(move |connection, _| {
-                        Box::pin(async move {
-                            let millis = timeout.as_millis();
-                            let statement = format!("SET statement_timeout = {millis}");
-                            connection.execute(statement.as_str()).await?;
-                            Ok(())
-                        })
-                    })
-                    .connect_lazy_with(options);
-                Ok(Pool::Postgres(pool))
+                let target = PgTarget::new(options, timeout, settings.max_connections_per_pool);
+                Ok(Pool::Postgres(target))
             }
             Connection::MySql(options) => {
                 let mut options = options.clone();
@@ -273,21 +253,7 @@ impl HostState {
 
         let work = async move {
             match &pool {
-                Pool::Postgres(pool) => {
-                    let mut connection = pool.acquire().await?;
-                    if limits.custom_timeout {
-                        // The session keeps the timeout, so the connection is closed after use.
-                        connection.close_on_drop();
-                        set_postgres_timeout(&mut connection, limits.timeout).await?;
-                    }
-                    let query = bind_all(sqlx::query(&statement), params);
-                    let mut rows = collect(query.fetch(&mut *connection), limits).await?;
-                    if rows.columns.is_empty() {
-                        rows.columns = columns_of((&mut *connection).describe(&statement).await);
-                    }
-                    close_if_truncated(&mut connection, &rows);
-                    Ok(rows)
-                }
+                Pool::Postgres(target) => target.query(&statement, params, limits).await,
                 Pool::MySql(target) => target.query(statement, params, limits).await,
                 Pool::Sqlite(pool) => {
                     let mut connection = pool.acquire().await?;
@@ -300,7 +266,8 @@ impl HostState {
                 }
             }
         };
-        with_timeout(limits.timeout, work).await
+        // Boxed, the large statement future is not copied again as it moves into the timeout.
+        with_timeout(limits.timeout, Box::pin(work)).await
     }
 
     async fn run_execute(
@@ -314,16 +281,7 @@ impl HostState {
 
         let work = async move {
             let affected = match &pool {
-                Pool::Postgres(pool) => {
-                    let mut connection = pool.acquire().await?;
-                    if limits.custom_timeout {
-                        // The session keeps the timeout, so the connection is closed after use.
-                        connection.close_on_drop();
-                        set_postgres_timeout(&mut connection, limits.timeout).await?;
-                    }
-                    let query = bind_all(sqlx::query(&statement), params);
-                    query.execute(&mut *connection).await?.rows_affected()
-                }
+                Pool::Postgres(target) => target.execute(&statement, params, limits).await?,
                 Pool::MySql(target) => target.execute(statement, params, limits).await?,
                 Pool::Sqlite(pool) => bind_all(sqlx::query(&statement), params)
                     .execute(pool)
@@ -332,7 +290,8 @@ impl HostState {
             };
             Ok(affected)
         };
-        with_timeout(limits.timeout, work).await
+        // Boxed, the large statement future is not copied again as it moves into the timeout.
+        with_timeout(limits.timeout, Box::pin(work)).await
     }
 }
 
@@ -370,14 +329,6 @@ impl Host for HostState {
         options: StatementOptions,
     ) -> Result<u64, SqlError> {
         self.run_execute(statement, params, Some(options)).await
-    }
-}
-
-/// Closes a connection whose result was cut short instead of returning it to the pool, so the
-/// pool does not read the rest of a large result first. The server stops sending on its own.
-fn close_if_truncated<DB: Database>(connection: &mut PoolConnection<DB>, rows: &TypedRows) {
-    if rows.truncated {
-        connection.close_on_drop();
     }
 }
 

@@ -72,9 +72,9 @@ impl Harness {
         }
     }
 
-    fn call(&self, config: &Value) -> CallContext {
+    fn call(&self, config: &Value, deadline: Duration) -> CallContext {
         let mut call = CallContext::new(self.workspace_id, "builtin:sql");
-        call.limits.deadline = Duration::from_secs(20);
+        call.limits.deadline = deadline;
         call.network = NetworkPolicy::from_config(&[], config, &self.internal_hosts);
         // An invalid config leaves the call without a database, so the connector reports it.
         call.database = DatabaseTarget::from_config(self.resource_id, config)
@@ -90,6 +90,18 @@ impl Harness {
         operation: &str,
         input: Value,
     ) -> Result<Value, RunError> {
+        self.run_within(config, operation, input, Duration::from_secs(20))
+            .await
+    }
+
+    /// Runs one operation of the connector with a call deadline of `deadline`.
+    pub async fn run_within(
+        &self,
+        config: &Value,
+        operation: &str,
+        input: Value,
+        deadline: Duration,
+    ) -> Result<Value, RunError> {
         let request = CallRequest::Execute {
             config: config.clone(),
             operation: operation.into(),
@@ -97,7 +109,7 @@ impl Harness {
         };
         let report = self
             .runtime
-            .call(&self.plugin, self.call(config), &request)
+            .call(&self.plugin, self.call(config, deadline), &request)
             .await;
         report.result
     }
@@ -109,7 +121,11 @@ impl Harness {
         };
         let report = self
             .runtime
-            .call(&self.plugin, self.call(config), &request)
+            .call(
+                &self.plugin,
+                self.call(config, Duration::from_secs(20)),
+                &request,
+            )
             .await;
         report.result
     }

@@ -1,9 +1,11 @@
-//! Pooled connections that the database server closed while they were idle.
+//! Pooled connections: reused after a statement, replaced when the server closed them while
+//! they were idle, and closed when a call ended before its statement did.
 
 use std::time::Duration;
 
 use serde_json::{json, Value};
 use trellis_exec::host::sql::PING_AFTER_IDLE;
+use trellis_exec::RunError;
 
 use super::{
     admin, mariadb_admin, mariadb_config, postgres_admin, postgres_config, AdminConnection, Harness,
@@ -61,4 +63,66 @@ async fn mariadb_closed_connection_is_replaced() {
     .await;
 
     assert_ne!(after, before);
+}
+
+/// The statement that returns the PostgreSQL server's id for the connection.
+const POSTGRES_PID: &str = "SELECT pg_backend_pid()::int8 AS id";
+
+async fn postgres_pid(harness: &Harness) -> i64 {
+    let output = harness
+        .run(&postgres_config(), "query", json!({ "sql": POSTGRES_PID }))
+        .await
+        .unwrap();
+    first_number(&output, "id")
+}
+
+#[tokio::test]
+async fn postgres_connection_is_reused_after_a_rejected_statement() {
+    let harness = Harness::new().await;
+    let before = postgres_pid(&harness).await;
+
+    let rejected = harness
+        .run(
+            &postgres_config(),
+            "query",
+            json!({ "sql": "SELECT * FROM no_such_table_in_this_database" }),
+        )
+        .await;
+    let after = postgres_pid(&harness).await;
+
+    assert!(
+        matches!(&rejected, Err(error) if error.to_string().contains("no_such_table")),
+        "{rejected:?}"
+    );
+    assert_eq!(after, before, "the pool's only connection was replaced");
+}
+
+#[tokio::test]
+async fn postgres_cut_off_call() {
+    let harness = Harness::new().await;
+    let before = postgres_pid(&harness).await;
+
+    // The call's deadline ends long before the statement, so the host drops the statement
+    // while the server is still running it on the pool's only connection.
+    let cut_off = harness
+        .run_within(
+            &postgres_config(),
+            "query",
+            json!({ "sql": "SELECT pg_sleep(3)" }),
+            Duration::from_millis(300),
+        )
+        .await;
+    let started = std::time::Instant::now();
+    let after = postgres_pid(&harness).await;
+
+    assert!(
+        matches!(cut_off, Err(RunError::TimedOut { .. })),
+        "{cut_off:?}"
+    );
+    assert_ne!(after, before, "the cut-off connection was handed out again");
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "the next statement waited for the cut-off one: {:?}",
+        started.elapsed()
+    );
 }
