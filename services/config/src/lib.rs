@@ -121,6 +121,9 @@ pub struct Settings {
     pub rate_limit_public_run_per_minute: u32,
     /// Action runs each workspace may start per minute; 0 turns the quota off.
     pub quota_runs_per_minute: u64,
+    /// How long exec gathers run records before storing them in one statement, in
+    /// milliseconds. The records of that span are lost if the process is killed.
+    pub run_record_window_ms: u64,
     /// Connector instances each exec process runs at once. Every instance slot reserves
     /// virtual address space for its memories up front.
     pub exec_max_instances: u32,
@@ -180,6 +183,7 @@ impl Default for Settings {
             rate_limit_user_per_minute: 600,
             rate_limit_public_run_per_minute: 300,
             quota_runs_per_minute: 600,
+            run_record_window_ms: 20,
             exec_max_instances: 256,
             quota_llm_tokens_per_day: 1_000_000,
             exec_internal_hosts: Vec::new(),
@@ -310,6 +314,9 @@ impl Settings {
                 "upstream_timeout_seconds",
                 "upstream timeouts must be at least 1 second",
             );
+        }
+        if self.run_record_window_ms > 10_000 {
+            return invalid("run_record_window_ms", "must be at most 10000 (10 seconds)");
         }
         if self.exec_max_instances == 0 {
             return invalid("exec_max_instances", "must be at least 1");

@@ -55,6 +55,14 @@ fn bad_value_names_key() {
 }
 
 #[test]
+fn run_record_window_above_ten_seconds_names_key() {
+    let error = Settings::load_from(None, &env(&[("TRELLIS_RUN_RECORD_WINDOW_MS", "60000")]))
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("run_record_window_ms"), "{error}");
+}
+
+#[test]
 fn bad_address_names_key() {
     let error = Settings::load_from(None, &env(&[("TRELLIS_LISTEN", "nowhere")]))
         .unwrap_err()

@@ -39,6 +39,8 @@ pub struct ExecSettings {
     pub quota_runs_per_minute: u64,
     /// LLM tokens each workspace may use per UTC day; 0 turns the quota off.
     pub quota_llm_tokens_per_day: u64,
+    /// How long the run record writer gathers records before it stores them.
+    pub run_record_window: Duration,
     /// Largest component upload, in bytes.
     pub max_upload_bytes: usize,
     /// Maximum deadline a caller may request, for every workspace.
@@ -59,6 +61,7 @@ impl Default for ExecSettings {
             redis_prefix: "trellis".into(),
             quota_runs_per_minute: 600,
             quota_llm_tokens_per_day: 1_000_000,
+            run_record_window: Duration::from_millis(20),
             max_upload_bytes: 20 << 20,
             max_deadline: Duration::from_secs(60),
             server_internal_hosts: Vec::new(),
@@ -121,7 +124,7 @@ impl ExecState {
             settings.quota_runs_per_minute,
             settings.quota_llm_tokens_per_day,
         );
-        let records = RecordWriter::start(db.clone());
+        let records = RecordWriter::start(db.clone(), settings.run_record_window);
         Ok(ExecState {
             runtime,
             db,

@@ -337,6 +337,7 @@ async fn exec_state(settings: &Settings, db: DatabaseConnection) -> anyhow::Resu
             .map(|url| url.expose().to_string()),
         redis_prefix: settings.redis_prefix.clone(),
         quota_runs_per_minute: settings.quota_runs_per_minute,
+        run_record_window: Duration::from_millis(settings.run_record_window_ms),
         quota_llm_tokens_per_day: settings.quota_llm_tokens_per_day,
         runtime: RuntimeSettings {
             cache_dir: Some(settings.data_dir.join("artifacts")),

@@ -17,10 +17,6 @@ use crate::ExecError;
 /// parameters, below the limits of SQLite (32,766 by default since 3.32) and PostgreSQL (65,535).
 const MAX_BATCH: usize = 256;
 
-/// How long the writer waits for more records after the first one arrives, unless a reader is
-/// waiting for a flush. This bounds how long a record stays in memory only.
-const GATHER: Duration = Duration::from_millis(20);
-
 /// Maximum messages queued for the writer. A run that finds the queue full waits for room, so a
 /// slow database slows runs down rather than growing memory.
 const QUEUE_CAPACITY: usize = 8192;
@@ -41,18 +37,20 @@ pub struct RecordWriter {
 }
 
 impl RecordWriter {
-    /// Starts the writer task on the current Tokio runtime.
-    pub fn start(db: sea_orm::DatabaseConnection) -> RecordWriter {
+    /// Starts the writer task on the current Tokio runtime. After the first record arrives, the
+    /// writer waits `window` for more unless a reader asks for a flush, so `window` bounds how
+    /// long a record stays in memory only.
+    pub fn start(db: sea_orm::DatabaseConnection, window: Duration) -> RecordWriter {
         let (queue, receiver) = mpsc::channel(QUEUE_CAPACITY);
         let flush_requested = Arc::new(Notify::new());
-        tokio::spawn(write_batches(db, receiver, flush_requested.clone()));
+        tokio::spawn(write_batches(db, receiver, flush_requested.clone(), window));
         RecordWriter {
             queue,
             flush_requested,
         }
     }
 
-    /// Queues one record. It is stored within the gathering window, or at the next flush.
+    /// Queues one record. It is stored at the end of the writer's window, or at the next flush.
     pub async fn submit(&self, record: RunRecord) -> Result<(), ExecError> {
         self.queue
             .send(Message::Record(Box::new(record)))
@@ -80,15 +78,16 @@ async fn write_batches(
     db: sea_orm::DatabaseConnection,
     mut receiver: mpsc::Receiver<Message>,
     flush_requested: Arc<Notify>,
+    window: Duration,
 ) {
     let mut messages = Vec::with_capacity(MAX_BATCH);
     while receiver.recv_many(&mut messages, MAX_BATCH).await > 0 {
         // Waiting out the window, rather than taking each record as it arrives, keeps runs from
         // waking the writer one by one.
         if !has_flush(&messages) && messages.len() < MAX_BATCH {
-            let window = tokio::time::sleep_until(Instant::now() + GATHER);
+            let window_end = tokio::time::sleep_until(Instant::now() + window);
             tokio::select! {
-                _ = window => {}
+                _ = window_end => {}
                 _ = flush_requested.notified() => {}
             }
         }
