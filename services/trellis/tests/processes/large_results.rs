@@ -5,7 +5,7 @@ use std::process::{Command, Stdio};
 
 use serde_json::{json, Value};
 
-use crate::support::{free_port, wait_healthy};
+use crate::support::{free_port, send, wait_healthy};
 
 /// Growth of the server's peak resident memory that the capped run may cause. Two million rows
 /// as JSON values would take hundreds of MiB.
@@ -22,17 +22,7 @@ fn peak_rss_kib(pid: u32) -> u64 {
 }
 
 async fn post(client: &reqwest::Client, url: String, token: &str, body: Value) -> Value {
-    let reply = client
-        .post(&url)
-        .bearer_auth(token)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    let status = reply.status();
-    let text = reply.text().await.unwrap();
-    assert!(status.is_success(), "{url}: {status} {text}");
-    serde_json::from_str(&text).unwrap()
+    send(client.post(&url).bearer_auth(token).json(&body)).await
 }
 
 #[tokio::test]

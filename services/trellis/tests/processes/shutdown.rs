@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::support::{free_port, wait_healthy};
+use crate::support::{free_port, send, wait_healthy};
 
 /// Starts `trellis serve` on the data folder and waits until `/healthz` returns 200. Run
 /// records wait up to 10 seconds before they are stored unless something flushes them.
@@ -38,14 +38,6 @@ async fn terminate(child: Child) -> Option<i32> {
         .unwrap()
         .unwrap();
     exit.code()
-}
-
-async fn send(request: reqwest::RequestBuilder) -> Value {
-    let reply = request.send().await.unwrap();
-    let status = reply.status();
-    let text = reply.text().await.unwrap();
-    assert!(status.is_success(), "{status} {text}");
-    serde_json::from_str(&text).unwrap()
 }
 
 #[tokio::test]

@@ -28,3 +28,13 @@ pub async fn wait_healthy(port: u16) {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// Sends a request, checks that it succeeded and returns its JSON body.
+pub async fn send(request: reqwest::RequestBuilder) -> serde_json::Value {
+    let reply = request.send().await.unwrap();
+    let url = reply.url().to_string();
+    let status = reply.status();
+    let text = reply.text().await.unwrap();
+    assert!(status.is_success(), "{url}: {status} {text}");
+    serde_json::from_str(&text).unwrap()
+}
