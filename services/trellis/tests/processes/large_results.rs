@@ -117,8 +117,10 @@ async fn two_million_row_run_capped() {
         run["data"]["rows"][999],
         json!({"n": 1000, "label": "row 1000"})
     );
+    // The kernel sums its memory counters per CPU, so a later reading can come out a little
+    // lower; that counts as no growth.
     assert!(
-        after - before < MAX_PEAK_GROWTH_KIB,
+        after.saturating_sub(before) < MAX_PEAK_GROWTH_KIB,
         "peak memory grew from {before} KiB to {after} KiB"
     );
 }
