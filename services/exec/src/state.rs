@@ -91,7 +91,7 @@ pub struct ExecState {
 }
 
 impl ExecState {
-    /// A handle to the run record writer, to flush it once the server has stopped.
+    /// Returns a handle to the run record writer, to flush it once the server has stopped.
     pub fn record_writer(&self) -> RecordWriter {
         self.records.clone()
     }

@@ -5,8 +5,8 @@ use clap::{Parser, Subcommand};
 use trellis::{database, keys, server};
 use trellis_config::{LogFormat, Settings};
 
-// mimalloc keeps per-thread free lists, which suits request handling that allocates and frees
-// many small values on every call; the server spent about a tenth of its time in glibc malloc.
+// Under the run benchmark the server spent about a tenth of its time in glibc's allocator.
+// mimalloc keeps free lists per thread, which suits many small allocations per request.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

@@ -3,12 +3,10 @@
 //! statements as it can. Readers of the run log first ask the writer to flush, so a listing
 //! read after a run's response includes that run.
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use std::sync::Arc;
-
 use tokio::sync::{mpsc, oneshot, Notify};
-use tokio::time::Instant;
 
 use super::records::{self, RunRecord};
 use crate::ExecError;
@@ -38,8 +36,8 @@ pub struct RecordWriter {
 
 impl RecordWriter {
     /// Starts the writer task on the current Tokio runtime. After the first record arrives, the
-    /// writer waits `window` for more unless a reader asks for a flush, so `window` bounds how
-    /// long a record stays in memory only.
+    /// writer waits `window` for more unless a reader requests a flush. So `window` is the
+    /// longest time a record stays in memory only.
     pub fn start(db: sea_orm::DatabaseConnection, window: Duration) -> RecordWriter {
         let (queue, receiver) = mpsc::channel(QUEUE_CAPACITY);
         let flush_requested = Arc::new(Notify::new());
@@ -85,9 +83,8 @@ async fn write_batches(
         // Waiting out the window, rather than taking each record as it arrives, keeps runs from
         // waking the writer one by one.
         if !has_flush(&messages) && messages.len() < MAX_BATCH {
-            let window_end = tokio::time::sleep_until(Instant::now() + window);
             tokio::select! {
-                _ = window_end => {}
+                _ = tokio::time::sleep(window) => {}
                 _ = flush_requested.notified() => {}
             }
         }
@@ -114,12 +111,14 @@ async fn write_batches(
     }
 }
 
+/// Returns true when a reader is waiting for a flush among `messages`.
 fn has_flush(messages: &[Message]) -> bool {
     messages
         .iter()
         .any(|message| matches!(message, Message::Flush(_)))
 }
 
+/// Stores one batch of records, logging a failure with the batch's size and first run id.
 async fn store(db: &sea_orm::DatabaseConnection, records: Vec<RunRecord>) {
     let count = records.len();
     let first = records.first().map(|record| record.id);

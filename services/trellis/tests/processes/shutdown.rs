@@ -25,14 +25,14 @@ async fn serve(data: &std::path::Path, port: u16) -> Child {
     child
 }
 
-/// Sends SIGTERM and returns the exit code.
-async fn terminate(child: Child) -> Option<i32> {
+/// Sends SIGTERM, waits for the process to exit and returns its exit code.
+async fn terminate(mut child: Child) -> Option<i32> {
     let killed = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
         .unwrap();
     assert!(killed.success());
-    let mut child = child;
+
     let exit = tokio::task::spawn_blocking(move || child.wait())
         .await
         .unwrap()
@@ -73,7 +73,7 @@ async fn sigterm_finishes_requests_and_exits_zero() {
 }
 
 #[tokio::test]
-async fn sigterm_keeps_the_records_of_answered_runs() {
+async fn sigterm_keeps_run_records() {
     let data = tempfile::tempdir().unwrap();
     let port = free_port();
     let child = serve(data.path(), port).await;
@@ -116,10 +116,10 @@ async fn sigterm_keeps_the_records_of_answered_runs() {
     send(post(format!("{app_url}/releases"), json!({}))).await;
     let run_url = format!("{app_url}/actions/{}/run", action["id"].as_str().unwrap());
 
-    let mut answered = Vec::new();
+    let mut returned = Vec::new();
     for _ in 0..5 {
         let run = send(post(run_url.clone(), json!({"params": {}}))).await;
-        answered.push(run["meta"]["run_id"].as_str().unwrap().to_string());
+        returned.push(run["meta"]["run_id"].as_str().unwrap().to_string());
     }
     // The signal comes right after the last response, long before the writer's window ends.
     let code = terminate(child).await;
@@ -139,7 +139,7 @@ async fn sigterm_keeps_the_records_of_answered_runs() {
         .iter()
         .map(|item| item["id"].as_str().unwrap().to_string())
         .collect();
-    answered.sort();
+    returned.sort();
     recorded.sort();
-    assert_eq!(recorded, answered);
+    assert_eq!(recorded, returned);
 }

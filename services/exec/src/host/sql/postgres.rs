@@ -16,7 +16,7 @@ use super::errors::CONNECT_FAILED;
 use super::{bind_all, collect, columns_of, set_postgres_timeout, Limits, PING_AFTER_IDLE};
 use crate::runtime_bindings::sql::{SqlError, TypedRows, Value};
 
-/// Longest wait for a free connection or a new one.
+/// Maximum wait for a free connection or a new one.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A pool of connections to one PostgreSQL database.
