@@ -283,7 +283,8 @@ impl Runtime {
             return CallReport::failed(error, started);
         };
 
-        if let Err(error) = check_request_size(request, &limits) {
+        let request = Encoded::new(request);
+        if let Err(error) = check_request_size(&request, &limits) {
             return CallReport::failed(error, started);
         }
         let memory_bytes = limits.memory_bytes.min(self.max_memory_bytes);
@@ -298,7 +299,7 @@ impl Runtime {
         let mut store = self.new_store(call);
         let outcome = tokio::time::timeout(limits.deadline + DEADLINE_GRACE, async {
             let instance = plugin.pre.instantiate_async(&mut store).await?;
-            run_request(&instance, &mut store, request).await
+            run_request(&instance, &mut store, &request).await
         })
         .await;
 
@@ -339,26 +340,18 @@ impl Runtime {
 async fn run_request(
     instance: &Connector,
     store: &mut Store<HostState>,
-    request: &CallRequest,
+    request: &Encoded<'_>,
 ) -> wasmtime::Result<Result<String, bindings::trellis::connector::types::ConnectorError>> {
     match request {
-        CallRequest::TestConnection { config } => {
-            let tested = instance
-                .call_test_connection(store, &config.to_string())
-                .await?;
+        Encoded::TestConnection { config } => {
+            let tested = instance.call_test_connection(store, config).await?;
             Ok(tested.map(|()| "null".to_string()))
         }
-        CallRequest::Execute {
+        Encoded::Execute {
             config,
             operation,
             input,
-        } => {
-            let config = config.to_string();
-            let input = input.to_string();
-            instance
-                .call_execute(store, &config, operation, &input)
-                .await
-        }
+        } => instance.call_execute(store, config, operation, input).await,
     }
 }
 
@@ -373,15 +366,51 @@ impl CallReport {
     }
 }
 
-fn check_request_size(request: &CallRequest, limits: &CallLimits) -> Result<(), RunError> {
-    let size = match request {
-        CallRequest::TestConnection { config } => config.to_string().len(),
-        CallRequest::Execute {
-            config,
-            operation,
-            input,
-        } => config.to_string().len() + operation.len() + input.to_string().len(),
-    };
+/// A request's config and input as the JSON text the connector receives, serialized once for
+/// both the size check and the call.
+enum Encoded<'a> {
+    TestConnection {
+        config: String,
+    },
+    Execute {
+        config: String,
+        operation: &'a str,
+        input: String,
+    },
+}
+
+impl<'a> Encoded<'a> {
+    fn new(request: &'a CallRequest) -> Self {
+        match request {
+            CallRequest::TestConnection { config } => Encoded::TestConnection {
+                config: config.to_string(),
+            },
+            CallRequest::Execute {
+                config,
+                operation,
+                input,
+            } => Encoded::Execute {
+                config: config.to_string(),
+                operation,
+                input: input.to_string(),
+            },
+        }
+    }
+
+    fn size(&self) -> usize {
+        match self {
+            Encoded::TestConnection { config } => config.len(),
+            Encoded::Execute {
+                config,
+                operation,
+                input,
+            } => config.len() + operation.len() + input.len(),
+        }
+    }
+}
+
+fn check_request_size(request: &Encoded<'_>, limits: &CallLimits) -> Result<(), RunError> {
+    let size = request.size();
     if size > limits.max_input_bytes {
         return Err(RunError::limit(
             Limit::Input,
