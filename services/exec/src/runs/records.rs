@@ -2,11 +2,11 @@
 //! by it.
 
 use anyhow::Context;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, FromQueryResult, QueryFilter,
-    QueryOrder, QuerySelect,
+    QueryOrder, QuerySelect, TransactionTrait,
 };
 use uuid::Uuid;
 
@@ -51,19 +51,40 @@ pub mod entity {
 pub use entity::Model as RunRecord;
 use entity::{ActiveModel, Column, Entity};
 
-/// Formats the day a run counts toward, in UTC.
+/// Formats the day a run counts toward, in UTC, as `YYYY-MM-DD`. Written out field by field:
+/// a `strftime` pattern is parsed again on every call.
 pub fn day_of(time: DateTime<Utc>) -> String {
-    time.format("%Y-%m-%d").to_string()
+    let date = time.date_naive();
+    format!("{:04}-{:02}-{:02}", date.year(), date.month(), date.day())
 }
 
-/// Stores runs in one statement. Each record carries its own workspace id.
+/// Row counts of the statements a batch is split into, largest first. The database keeps each
+/// connection's prepared statements by SQL text, so a few fixed sizes are prepared once and then
+/// reused. One statement per batch would have a new size, and be prepared again, almost every
+/// time.
+const CHUNK_SIZES: [usize; 4] = [64, 16, 4, 1];
+
+/// Stores runs in one transaction. Each record carries its own workspace id.
 pub async fn insert_many(db: &DatabaseConnection, runs: Vec<RunRecord>) -> Result<(), ExecError> {
     if runs.is_empty() {
         return Ok(());
     }
-    let rows = runs.into_iter().map(active_model);
-    Entity::insert_many(rows)
-        .exec_without_returning(db)
+    let transaction = db.begin().await.context("storing run records failed")?;
+
+    // The last size is 1, so every record goes into some statement.
+    let mut rows = runs.into_iter().map(active_model);
+    for size in CHUNK_SIZES {
+        while rows.len() >= size {
+            let chunk: Vec<ActiveModel> = rows.by_ref().take(size).collect();
+            Entity::insert_many(chunk)
+                .exec_without_returning(&transaction)
+                .await
+                .context("storing run records failed")?;
+        }
+    }
+
+    transaction
+        .commit()
         .await
         .context("storing run records failed")?;
     Ok(())
@@ -203,4 +224,77 @@ pub async fn usage(
         .await
         .context("summing usage")?;
     Ok(rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+    use sea_orm::Database;
+    use sea_orm_migration::MigratorTrait;
+
+    use super::*;
+
+    fn record(workspace_id: Uuid, started_at: DateTime<Utc>) -> RunRecord {
+        RunRecord {
+            id: Uuid::now_v7(),
+            workspace_id,
+            app_id: Uuid::now_v7(),
+            action_id: Uuid::now_v7(),
+            resource_id: Uuid::now_v7(),
+            plugin_id: "sql".into(),
+            release: Some(1),
+            user_id: None,
+            api_key_id: None,
+            caller: "public".into(),
+            day: day_of(started_at),
+            started_at,
+            duration_ms: 3,
+            outcome: "ok".into(),
+            error_code: None,
+            cached: false,
+            truncated: false,
+            input_tokens: None,
+            output_tokens: None,
+            model: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn batch_of_odd_size_stored_whole() {
+        let data = tempfile::tempdir().unwrap();
+        let url = format!(
+            "sqlite://{}?mode=rwc",
+            data.path().join("exec.sqlite").display()
+        );
+        let db = Database::connect(url).await.unwrap();
+        trellis_migrations::exec::Migrator::up(&db, None)
+            .await
+            .unwrap();
+        let (first, second) = (Uuid::now_v7(), Uuid::now_v7());
+        let now = Utc::now();
+
+        // 150 = 2 x 64 + 16 + 4 + 2 x 1, and 3 fills no statement of 4.
+        let batch: Vec<RunRecord> = (0..150).map(|_| record(first, now)).collect();
+        let mut expected: Vec<Uuid> = batch.iter().map(|record| record.id).collect();
+        expected.sort();
+        insert_many(&db, batch).await.unwrap();
+        insert_many(&db, (0..3).map(|_| record(second, now)).collect())
+            .await
+            .unwrap();
+
+        let filter = RunFilter::default();
+        let stored = list(&db, first, &filter, 0, 1000).await.unwrap();
+        let mut ids: Vec<Uuid> = stored.iter().map(|record| record.id).collect();
+        ids.sort();
+        assert_eq!(ids, expected);
+        assert_eq!(list(&db, second, &filter, 0, 1000).await.unwrap().len(), 3);
+    }
+
+    #[test]
+    fn day_is_utc_date_zero_padded() {
+        let time = Utc.with_ymd_and_hms(2026, 3, 7, 23, 59, 59).unwrap();
+        assert_eq!(day_of(time), "2026-03-07");
+        let early = Utc.with_ymd_and_hms(987, 1, 1, 0, 0, 0).unwrap();
+        assert_eq!(day_of(early), "0987-01-01");
+    }
 }
