@@ -1,6 +1,6 @@
 //! Group commit of run records. Runs hand their record to one writer task and respond without
-//! waiting for it. The writer gathers records for a short while and stores them in as few
-//! statements as it can. Readers of the run log first ask the writer to flush, so a listing
+//! waiting for it. The writer gathers records for a short while and stores them in one
+//! transaction. Readers of the run log first ask the writer to flush, so a listing
 //! read after a run's response includes that run.
 
 use std::sync::Arc;
@@ -11,8 +11,7 @@ use tokio::sync::{mpsc, oneshot, Notify};
 use super::records::{self, RunRecord};
 use crate::ExecError;
 
-/// Maximum records stored in one statement. At 20 columns each, 256 records bind 5,120
-/// parameters, below the limits of SQLite (32,766 by default since 3.32) and PostgreSQL (65,535).
+/// Maximum records stored in one transaction.
 const MAX_BATCH: usize = 256;
 
 /// Maximum messages queued for the writer. A run that finds the queue full waits for room, so a
