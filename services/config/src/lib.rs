@@ -121,7 +121,7 @@ pub struct Settings {
     pub rate_limit_public_run_per_minute: u32,
     /// Action runs each workspace may start per minute; 0 turns the quota off.
     pub quota_runs_per_minute: u64,
-    /// How long exec gathers run records before storing them in one statement, in
+    /// How long exec gathers run records before storing them in one transaction, in
     /// milliseconds. The records of that span are lost if the process is killed.
     pub run_record_window_ms: u64,
     /// Connector instances each exec process runs at once. Every instance slot reserves

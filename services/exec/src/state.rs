@@ -86,7 +86,7 @@ pub struct ExecState {
     workspace_hosts: Mutex<HashMap<Uuid, (Vec<InternalHost>, Instant)>>,
     /// Databases named by resource configs, built once per config.
     pub(crate) database_targets: TargetCache,
-    /// Run record writer, which stores the records of runs that end together in one statement.
+    /// Run record writer, which stores the records of runs that end together in one transaction.
     pub(crate) records: RecordWriter,
 }
 
