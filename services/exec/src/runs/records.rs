@@ -2,7 +2,7 @@
 //! by it.
 
 use anyhow::Context;
-use chrono::{DateTime, Datelike, Utc};
+use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, FromQueryResult, QueryFilter,
@@ -51,11 +51,10 @@ pub mod entity {
 pub use entity::Model as RunRecord;
 use entity::{ActiveModel, Column, Entity};
 
-/// Formats the day a run counts toward, in UTC, as `YYYY-MM-DD`. It is written field by field,
-/// because chrono parses a `strftime` pattern again on every call.
+/// Formats the day a run counts toward, in UTC, as `YYYY-MM-DD`. A `NaiveDate` prints that form
+/// itself, where a `strftime` pattern would be parsed again on every call.
 pub fn day_of(time: DateTime<Utc>) -> String {
-    let date = time.date_naive();
-    format!("{:04}-{:02}-{:02}", date.year(), date.month(), date.day())
+    time.date_naive().to_string()
 }
 
 /// Row counts of the statements a batch is split into, largest first. The database keeps each
