@@ -9,7 +9,7 @@
 //! TODO: invalidate across processes (PostgreSQL `LISTEN`/`NOTIFY`) and turn it on there too.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use uuid::Uuid;
 
@@ -32,7 +32,7 @@ struct Inner {
     /// Counter value at the last time the cache was emptied. It is the invalidation number of
     /// every workspace that `invalidated` does not name.
     reset_at: u64,
-    entries: HashMap<Uuid, HashMap<ActionKey, ActionForRun>>,
+    entries: HashMap<Uuid, HashMap<ActionKey, Arc<ActionForRun>>>,
     /// Number of cached actions across all workspaces.
     len: usize,
 }
@@ -56,22 +56,27 @@ impl RunCache {
         }
     }
 
-    /// Returns the cached action, or a ticket to pass to [`RunCache::store`] after loading it.
-    pub fn lookup(&self, workspace_id: Uuid, key: ActionKey) -> Result<ActionForRun, LoadTicket> {
+    /// Returns the cached action, shared rather than copied, or a ticket to pass to
+    /// [`RunCache::store`] after loading it.
+    pub fn lookup(
+        &self,
+        workspace_id: Uuid,
+        key: ActionKey,
+    ) -> Result<Arc<ActionForRun>, LoadTicket> {
         let inner = self.inner.lock().expect("run cache lock poisoned");
         let hit = inner
             .entries
             .get(&workspace_id)
             .and_then(|actions| actions.get(&key));
         match hit {
-            Some(action) => Ok(action.clone()),
+            Some(action) => Ok(Arc::clone(action)),
             None => Err(LoadTicket(inner.counter)),
         }
     }
 
     /// Stores a loaded action unless the workspace was invalidated after the ticket was taken,
     /// in which case the load may have read data that has since changed.
-    pub fn store(&self, ticket: LoadTicket, key: ActionKey, action: &ActionForRun) {
+    pub fn store(&self, ticket: LoadTicket, key: ActionKey, action: &Arc<ActionForRun>) {
         if !self.enabled {
             return;
         }
@@ -96,7 +101,7 @@ impl RunCache {
             .entries
             .entry(workspace_id)
             .or_default()
-            .insert(key, action.clone());
+            .insert(key, Arc::clone(action));
         if previous.is_none() {
             inner.len += 1;
         }
@@ -163,7 +168,7 @@ mod tests {
         let ticket = cache
             .lookup(workspace_id, key())
             .expect_err("not cached yet");
-        cache.store(ticket, key(), &action(workspace_id, sql));
+        cache.store(ticket, key(), &Arc::new(action(workspace_id, sql)));
     }
 
     fn cached_sql(cache: &RunCache, workspace_id: Uuid) -> Option<Value> {
@@ -206,7 +211,7 @@ mod tests {
 
         // A change commits and invalidates while the load is reading the old rows.
         cache.invalidate(workspace);
-        cache.store(ticket, key(), &action(workspace, "SELECT 'old'"));
+        cache.store(ticket, key(), &Arc::new(action(workspace, "SELECT 'old'")));
 
         assert_eq!(cached_sql(&cache, workspace), None);
         load(&cache, workspace, "SELECT 'new'");
@@ -224,7 +229,7 @@ mod tests {
         for _ in 0..MAX_ENTRIES + 1 {
             load(&cache, Uuid::now_v7(), "SELECT 1");
         }
-        cache.store(ticket, key(), &action(workspace, "SELECT 'old'"));
+        cache.store(ticket, key(), &Arc::new(action(workspace, "SELECT 'old'")));
 
         assert_eq!(cached_sql(&cache, workspace), None);
     }

@@ -1,5 +1,7 @@
 //! Loading of actions for runs, which the exec service calls.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use uuid::Uuid;
 
@@ -58,7 +60,7 @@ pub async fn load_action_for_run(
     app_id: Uuid,
     action_id: Uuid,
     stage: Stage,
-) -> AppsResult<ActionForRun> {
+) -> AppsResult<Arc<ActionForRun>> {
     let key = (app_id, action_id, stage);
     let ticket = match state.run_cache.lookup(workspace_id, key) {
         Ok(cached) => return Ok(cached),
@@ -66,6 +68,7 @@ pub async fn load_action_for_run(
     };
 
     let loaded = read_action_for_run(state, workspace_id, app_id, action_id, stage).await?;
+    let loaded = Arc::new(loaded);
 
     state.run_cache.store(ticket, key, &loaded);
     Ok(loaded)

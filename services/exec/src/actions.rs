@@ -23,7 +23,7 @@ pub trait ActionSource: Send + Sync {
         app_id: Uuid,
         action_id: Uuid,
         stage: Stage,
-    ) -> Result<ActionForRun, ExecError>;
+    ) -> Result<Arc<ActionForRun>, ExecError>;
 
     /// Resolves a public link id to its app, when the app is public and released.
     async fn public_app(&self, public_id: Uuid) -> Result<Option<PublicApp>, ExecError>;
@@ -67,7 +67,7 @@ impl ActionSource for LocalActions {
         app_id: Uuid,
         action_id: Uuid,
         stage: Stage,
-    ) -> Result<ActionForRun, ExecError> {
+    ) -> Result<Arc<ActionForRun>, ExecError> {
         let apps = self.apps()?;
         runs::load_action_for_run(&apps, workspace_id, app_id, action_id, stage)
             .await
@@ -134,7 +134,7 @@ impl ActionSource for HttpActions {
         app_id: Uuid,
         action_id: Uuid,
         stage: Stage,
-    ) -> Result<ActionForRun, ExecError> {
+    ) -> Result<Arc<ActionForRun>, ExecError> {
         let stage = match stage {
             Stage::Draft => "draft",
             Stage::LatestRelease => "latest_release",
@@ -143,9 +143,11 @@ impl ActionSource for HttpActions {
             "{}/internal/v1/workspaces/{workspace_id}/apps/{app_id}/actions/{action_id}/for-run?stage={stage}",
             self.base_url
         );
-        self.get(url)
+        let loaded: ActionForRun = self
+            .get(url)
             .await?
-            .ok_or(ExecError::NotFound("The action"))
+            .ok_or(ExecError::NotFound("The action"))?;
+        Ok(Arc::new(loaded))
     }
 
     async fn public_app(&self, public_id: Uuid) -> Result<Option<PublicApp>, ExecError> {

@@ -39,7 +39,7 @@ pub async fn action_for_run(
     let action =
         runs::load_action_for_run(&state, workspace_id, app_id, action_id, query.stage).await?;
 
-    Ok(HttpResponse::Ok().json(action))
+    Ok(HttpResponse::Ok().json(&*action))
 }
 
 /// Resolves a public link id to its workspace and app.
