@@ -1,6 +1,7 @@
 //! The apps service's tables.
 
 mod m0001_create_tables;
+mod m0002_notify_changes;
 
 use sea_orm_migration::prelude::*;
 
@@ -10,6 +11,9 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m0001_create_tables::Migration)]
+        vec![
+            Box::new(m0001_create_tables::Migration),
+            Box::new(m0002_notify_changes::Migration),
+        ]
     }
 }

@@ -2,6 +2,7 @@
 //! releases, actions, app access rules and the audit log.
 
 pub mod catalog;
+pub mod changes;
 pub mod crypto;
 pub mod domain;
 pub mod error;
@@ -32,17 +33,24 @@ pub struct AppsState {
     pub db: DatabaseConnection,
     pub catalog: Arc<dyn ConnectorCatalog>,
     keys: RwLock<Arc<EncryptionKeys>>,
-    /// Actions loaded for runs; on only for SQLite (see [`run_cache`]).
-    pub run_cache: RunCache,
+    /// Actions loaded for runs (see [`run_cache`]).
+    pub run_cache: Arc<RunCache>,
 }
 
 impl AppsState {
+    /// Builds the state. On PostgreSQL it also starts the task that follows other processes'
+    /// changes (see [`changes`]), so it must run inside a Tokio runtime.
     pub fn new(
         db: DatabaseConnection,
         keys: EncryptionKeys,
         catalog: Arc<dyn ConnectorCatalog>,
     ) -> AppsState {
-        let run_cache = RunCache::new(db.get_database_backend() == DatabaseBackend::Sqlite);
+        let run_cache = Arc::new(RunCache::new(
+            db.get_database_backend() == DatabaseBackend::Sqlite,
+        ));
+        if db.get_database_backend() == DatabaseBackend::Postgres {
+            changes::follow_changes(&run_cache, db.get_postgres_connection_pool().clone());
+        }
         AppsState {
             db,
             catalog,

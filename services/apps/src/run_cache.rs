@@ -2,13 +2,14 @@
 //! the database.
 //!
 //! Each apps route that commits a change to a workspace's apps, actions, releases or resources
-//! invalidates that workspace's entries afterwards. Re-encrypting secrets under a new key changes
-//! no plaintext, so it invalidates nothing. This is only complete when this process makes every
-//! change. That holds for an SQLite database, which one process owns, but not for PostgreSQL,
-//! where several apps processes may share the data, so the cache is off on PostgreSQL.
-//! TODO: invalidate across processes (PostgreSQL `LISTEN`/`NOTIFY`) and turn it on there too.
+//! invalidates that workspace's entries afterwards. On SQLite, which one process owns, that is
+//! every change. On PostgreSQL several apps processes may share the data, so the database also
+//! announces each change (see [`crate::changes`]) and every process invalidates the workspace
+//! when the announcement arrives. There the cache stays off until this process is listening, and
+//! it is emptied whenever the listening connection is lost.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use uuid::Uuid;
@@ -43,17 +44,38 @@ pub struct LoadTicket(u64);
 
 /// In-memory cache of actions loaded for runs.
 pub struct RunCache {
-    enabled: bool,
+    enabled: AtomicBool,
     inner: Mutex<Inner>,
+    /// Dropped with the cache, which ends the task that follows database changes.
+    alive: tokio::sync::watch::Sender<()>,
 }
 
 impl RunCache {
-    /// Creates a cache that stores entries only when `enabled`.
+    /// Creates a cache that stores entries only while it is enabled.
     pub fn new(enabled: bool) -> Self {
         RunCache {
-            enabled,
+            enabled: AtomicBool::new(enabled),
             inner: Mutex::new(Inner::default()),
+            alive: tokio::sync::watch::Sender::new(()),
         }
+    }
+
+    /// Turns storing on or off. Turning it off empties the cache.
+    pub fn set_enabled(&self, enabled: bool) {
+        self.enabled.store(enabled, Ordering::SeqCst);
+        if !enabled {
+            self.clear();
+        }
+    }
+
+    /// Returns whether new entries are stored.
+    pub fn is_enabled(&self) -> bool {
+        self.enabled.load(Ordering::SeqCst)
+    }
+
+    /// Returns a receiver whose `changed` fails once the cache is dropped.
+    pub fn alive(&self) -> tokio::sync::watch::Receiver<()> {
+        self.alive.subscribe()
     }
 
     /// Returns the cached action, shared rather than copied, or a ticket to pass to
@@ -77,7 +99,7 @@ impl RunCache {
     /// Stores a loaded action unless the workspace was invalidated after the ticket was taken,
     /// in which case the load may have read data that has since changed.
     pub fn store(&self, ticket: LoadTicket, key: ActionKey, action: &Arc<ActionForRun>) {
-        if !self.enabled {
+        if !self.is_enabled() {
             return;
         }
         let mut inner = self.inner.lock().expect("run cache lock poisoned");
@@ -117,6 +139,16 @@ impl RunCache {
         if let Some(actions) = inner.entries.remove(&workspace_id) {
             inner.len -= actions.len();
         }
+    }
+
+    /// Drops every cached action, and keeps out every load that started before this call.
+    pub fn clear(&self) {
+        let mut inner = self.inner.lock().expect("run cache lock poisoned");
+        inner.counter += 1;
+        inner.reset_at = inner.counter;
+        inner.invalidated.clear();
+        inner.entries.clear();
+        inner.len = 0;
     }
 }
 
@@ -242,5 +274,32 @@ mod tests {
         load(&cache, workspace, "SELECT 1");
 
         assert_eq!(cached_sql(&cache, workspace), None);
+    }
+
+    #[test]
+    fn clear_drops_entries_and_earlier_loads() {
+        let cache = RunCache::new(true);
+        let cached = Uuid::now_v7();
+        let loading = Uuid::now_v7();
+        load(&cache, cached, "SELECT 1");
+        let ticket = cache.lookup(loading, key()).expect_err("not cached yet");
+
+        cache.clear();
+        cache.store(ticket, key(), &Arc::new(action(loading, "SELECT 'old'")));
+
+        assert_eq!(cached_sql(&cache, cached), None);
+        assert_eq!(cached_sql(&cache, loading), None);
+    }
+
+    #[test]
+    fn disabling_empties_the_cache() {
+        let cache = RunCache::new(true);
+        let workspace = Uuid::now_v7();
+        load(&cache, workspace, "SELECT 1");
+
+        cache.set_enabled(false);
+
+        assert_eq!(cached_sql(&cache, workspace), None);
+        assert!(!cache.is_enabled());
     }
 }

@@ -17,6 +17,7 @@ mod runs_access;
 mod runs_changes;
 mod runs_distributed;
 mod runs_llm;
+mod runs_shared_database;
 mod sessions;
 mod shutdown;
 mod tokens;
