@@ -27,6 +27,25 @@ pub fn postgres_admin_url() -> String {
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }
 
+/// Runs a query that returns one count, with `database` as `$1`, on the PostgreSQL server at
+/// `admin_url`.
+pub async fn postgres_count(admin_url: &str, sql: &str, database: &str) -> i64 {
+    use sea_orm::{ConnectionTrait, Statement};
+    let admin = sea_orm::Database::connect(admin_url).await.unwrap();
+    let row = admin
+        .query_one(Statement::from_sql_and_values(
+            sea_orm::DatabaseBackend::Postgres,
+            sql,
+            [database.into()],
+        ))
+        .await
+        .unwrap()
+        .expect("the query returns a row");
+    let count: i64 = row.try_get_by_index(0).unwrap();
+    admin.close().await.ok();
+    count
+}
+
 /// Returns whether this run uses PostgreSQL.
 pub fn on_postgres() -> bool {
     std::env::var("TRELLIS_TEST_DATABASE").is_ok_and(|v| v == "postgres")

@@ -6,12 +6,11 @@
 use std::time::Duration;
 
 use reqwest::{Method, StatusCode};
-use sea_orm::{ConnectionTrait, Statement};
 use serde_json::{json, Value};
 use trellis_config::Secret;
 use trellis_tests::postgres::PrivatePostgres;
 use trellis_tests::runs::RunFixture;
-use trellis_tests::{on_postgres, postgres_admin_url, Reply, TestServer};
+use trellis_tests::{on_postgres, postgres_admin_url, postgres_count, Reply, TestServer};
 use uuid::Uuid;
 
 const LISTEN_QUERY: &str = "SELECT count(*) FROM pg_stat_activity \
@@ -111,19 +110,7 @@ impl Shared {
 
     /// Runs an admin query with the database name as `$1` and returns its one count.
     async fn count(&self, sql: &str) -> i64 {
-        let admin = sea_orm::Database::connect(&self.admin_url).await.unwrap();
-        let row = admin
-            .query_one(Statement::from_sql_and_values(
-                sea_orm::DatabaseBackend::Postgres,
-                sql,
-                [self.database.clone().into()],
-            ))
-            .await
-            .unwrap()
-            .unwrap();
-        let count: i64 = row.try_get_by_index(0).unwrap();
-        admin.close().await.ok();
-        count
+        postgres_count(&self.admin_url, sql, &self.database).await
     }
 
     /// Waits up to `seconds` for `expected` connections listening for app changes, and returns

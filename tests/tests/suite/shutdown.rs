@@ -3,8 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use sea_orm::{ConnectionTrait, Statement};
-use trellis_tests::{postgres_admin_url, TestServer};
+use trellis_tests::{postgres_admin_url, postgres_count, TestServer};
 
 /// Returns the files this process has open under `folder`.
 fn open_files_under(folder: &std::path::Path) -> Vec<String> {
@@ -18,21 +17,8 @@ fn open_files_under(folder: &std::path::Path) -> Vec<String> {
 
 /// Returns the number of open PostgreSQL connections to `database`.
 async fn postgres_connections(database: &str) -> i64 {
-    let admin = sea_orm::Database::connect(postgres_admin_url())
-        .await
-        .unwrap();
-    let row = admin
-        .query_one(Statement::from_sql_and_values(
-            sea_orm::DatabaseBackend::Postgres,
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = $1",
-            [database.into()],
-        ))
-        .await
-        .unwrap()
-        .unwrap();
-    let count: i64 = row.try_get_by_index(0).unwrap();
-    admin.close().await.ok();
-    count
+    let sql = "SELECT count(*) FROM pg_stat_activity WHERE datname = $1";
+    postgres_count(&postgres_admin_url(), sql, database).await
 }
 
 #[tokio::test]
