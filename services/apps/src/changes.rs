@@ -16,7 +16,7 @@ use crate::run_cache::RunCache;
 /// Channel that the apps tables' trigger notifies.
 pub const CHANNEL: &str = "trellis_apps_changed";
 
-/// Wait before listening again after the database could not be reached.
+/// Delay before listening again after the database could not be reached.
 const RETRY_AFTER: Duration = Duration::from_secs(1);
 
 /// Starts the task that keeps `cache` in step with changes committed by any process, and turns
@@ -38,9 +38,7 @@ async fn listen_and_invalidate(cache: Weak<RunCache>, pool: PgPool) {
     loop {
         match start_listening(&pool).await {
             Ok(mut listener) => {
-                // Loads that started before the listener may have read data changed since.
                 let Some(live) = cache.upgrade() else { return };
-                live.clear();
                 live.set_enabled(true);
                 drop(live);
 
@@ -83,8 +81,8 @@ async fn receive(
                 Ok(workspace_id) => live.invalidate(workspace_id),
                 Err(_) => live.clear(),
             },
-            // The listener lost its connection and opened a new one; notifications sent in
-            // between are gone.
+            // The listener lost its connection and opened a new one, so notifications sent in
+            // between are lost.
             None => {
                 tracing::warn!("reconnected the database connection that reports app changes; dropped every cached action");
                 live.clear();

@@ -45,10 +45,9 @@ impl AppsState {
         keys: EncryptionKeys,
         catalog: Arc<dyn ConnectorCatalog>,
     ) -> AppsState {
-        let run_cache = Arc::new(RunCache::new(
-            db.get_database_backend() == DatabaseBackend::Sqlite,
-        ));
-        if db.get_database_backend() == DatabaseBackend::Postgres {
+        let backend = db.get_database_backend();
+        let run_cache = Arc::new(RunCache::new(backend == DatabaseBackend::Sqlite));
+        if backend == DatabaseBackend::Postgres {
             changes::follow_changes(&run_cache, db.get_postgres_connection_pool().clone());
         }
         AppsState {

@@ -60,12 +60,11 @@ impl RunCache {
         }
     }
 
-    /// Turns storing on or off. Turning it off empties the cache.
+    /// Turns storing on or off, and empties the cache either way, because entries and loads from
+    /// before the switch may have missed a change.
     pub fn set_enabled(&self, enabled: bool) {
+        self.clear();
         self.enabled.store(enabled, Ordering::SeqCst);
-        if !enabled {
-            self.clear();
-        }
     }
 
     /// Returns whether new entries are stored.

@@ -143,11 +143,10 @@ impl ActionSource for HttpActions {
             "{}/internal/v1/workspaces/{workspace_id}/apps/{app_id}/actions/{action_id}/for-run?stage={stage}",
             self.base_url
         );
-        let loaded: ActionForRun = self
-            .get(url)
+        self.get::<ActionForRun>(url)
             .await?
-            .ok_or(ExecError::NotFound("The action"))?;
-        Ok(Arc::new(loaded))
+            .map(Arc::new)
+            .ok_or(ExecError::NotFound("The action"))
     }
 
     async fn public_app(&self, public_id: Uuid) -> Result<Option<PublicApp>, ExecError> {

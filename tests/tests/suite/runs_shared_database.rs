@@ -22,7 +22,7 @@ const TERMINATE_LISTENERS: &str = "SELECT count(pg_terminate_backend(pid)) FROM 
 struct Shared {
     fixture: RunFixture,
     second: TestServer,
-    /// Where the admin queries connect.
+    /// URL that the admin queries connect to.
     admin_url: String,
     database: String,
     app: Uuid,
