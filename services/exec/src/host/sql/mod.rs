@@ -1,5 +1,6 @@
-//! The `sql` import: sqlx pools for PostgreSQL, MySQL/MariaDB and SQLite keyed by workspace
-//! and resource, a statement timeout that the server enforces, and row and byte caps.
+//! The `sql` import: pools for PostgreSQL, MySQL/MariaDB and SQLite keyed by workspace,
+//! resource and worker thread, a statement timeout that the server enforces, and row and byte
+//! caps.
 
 mod decode;
 mod errors;
@@ -12,11 +13,13 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::Mutex;
+use std::thread::ThreadId;
 use std::time::Duration;
 
 use futures_util::TryStreamExt;
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
 use sqlx::{Column as _, Database, Executor, TypeInfo};
+use tokio::runtime::{Handle, RuntimeFlavor};
 use uuid::Uuid;
 
 use self::decode::DecodeRow;
@@ -49,6 +52,8 @@ pub struct SqlSettings {
     pub max_rows: usize,
     /// Bytes of row data returned per query, estimated from the decoded values.
     pub max_bytes: usize,
+    /// Connections to one resource's database per single-threaded runtime (each HTTP worker
+    /// has one), or per process on a multi-threaded runtime.
     pub max_connections_per_pool: u32,
     /// Folder of the SQLite files that resources may name. SQLite resources are rejected when
     /// it is unset.
@@ -61,7 +66,7 @@ impl Default for SqlSettings {
             statement_timeout: Duration::from_secs(5),
             max_rows: 1_000,
             max_bytes: 4 << 20,
-            max_connections_per_pool: 5,
+            max_connections_per_pool: 3,
             sqlite_dir: None,
         }
     }
@@ -74,9 +79,9 @@ enum Pool {
     Sqlite(SqlitePool),
 }
 
-/// Key of a pool: workspace id, resource id and a SHA-256 fingerprint of the connection
-/// settings.
-type PoolKey = (Uuid, Uuid, [u8; 32]);
+/// Key of a pool: workspace id, resource id, a SHA-256 fingerprint of the connection
+/// settings, and the thread of a single-threaded runtime (see [`runtime_thread`]).
+type PoolKey = (Uuid, Uuid, [u8; 32], Option<ThreadId>);
 
 /// Pools keyed by workspace, resource and connection settings, so tenants never share one.
 #[derive(Default)]
@@ -131,7 +136,12 @@ impl SqlPools {
         target: &DatabaseTarget,
         network: &NetworkPolicy,
     ) -> Result<Pool, SqlError> {
-        let key = (workspace_id, target.resource_id, target.fingerprint);
+        let key = (
+            workspace_id,
+            target.resource_id,
+            target.fingerprint,
+            runtime_thread(),
+        );
         if let Some(pool) = self.pools.lock().expect("sql pool lock poisoned").get(&key) {
             return Ok(pool.clone());
         }
@@ -196,6 +206,17 @@ impl SqlPools {
             .connect_lazy_with(options);
         Pool::Sqlite(pool)
     }
+}
+
+/// Returns the current thread when it runs a single-threaded runtime, as each HTTP worker does.
+///
+/// A socket belongs to the runtime that opened it, and only that runtime's thread reads its
+/// events. A connection used by another worker therefore costs two thread wake-ups per statement
+/// (the owner's, then the caller's) and waits whenever the owner is busy, so each such thread
+/// gets pools of its own. The threads of a multi-threaded runtime share one.
+fn runtime_thread() -> Option<ThreadId> {
+    let flavor = Handle::try_current().ok()?.runtime_flavor();
+    (flavor == RuntimeFlavor::CurrentThread).then(|| std::thread::current().id())
 }
 
 async fn set_postgres_timeout(

@@ -1,10 +1,13 @@
 //! Pooled connections: reused after a statement, replaced when the server closed them while
-//! they were idle, and closed when a call ended before its statement did.
+//! they were idle, closed when a call ended before its statement did, and kept apart per
+//! worker thread.
 
+use std::collections::HashSet;
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use trellis_exec::host::sql::PING_AFTER_IDLE;
+use trellis_exec::host::sql::{SqlSettings, PING_AFTER_IDLE};
 use trellis_exec::RunError;
 
 use super::{
@@ -122,5 +125,38 @@ async fn postgres_cut_off_call() {
         started.elapsed() < Duration::from_secs(2),
         "the next statement waited for the cut-off one: {:?}",
         started.elapsed()
+    );
+}
+
+/// Runs `calls` concurrent calls on a single-threaded runtime of a new thread, as an HTTP
+/// worker does, and returns the connection ids they used.
+fn pids_on_own_thread(harness: Arc<Harness>, calls: usize) -> std::thread::JoinHandle<Vec<i64>> {
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let runs = (0..calls).map(|_| postgres_pid(&harness));
+            futures_util::future::join_all(runs).await
+        })
+    })
+}
+
+#[tokio::test]
+async fn postgres_pool_per_worker_thread() {
+    let harness = Arc::new(Harness::new().await);
+    let limit = SqlSettings::default().max_connections_per_pool as usize;
+
+    let first = pids_on_own_thread(harness.clone(), 4 * limit);
+    let second = pids_on_own_thread(harness.clone(), 4 * limit);
+    let first: HashSet<i64> = first.join().unwrap().into_iter().collect();
+    let second: HashSet<i64> = second.join().unwrap().into_iter().collect();
+
+    assert!(first.len() <= limit, "{first:?}");
+    assert!(second.len() <= limit, "{second:?}");
+    assert!(
+        first.is_disjoint(&second),
+        "two threads shared a connection: {first:?} and {second:?}"
     );
 }
