@@ -2,6 +2,7 @@
 
 mod m0001_create_tables;
 mod m0002_member_events;
+mod m0003_notify_member_changes;
 
 use sea_orm_migration::prelude::*;
 
@@ -14,6 +15,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m0001_create_tables::Migration),
             Box::new(m0002_member_events::Migration),
+            Box::new(m0003_notify_member_changes::Migration),
         ]
     }
 }

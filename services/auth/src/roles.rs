@@ -6,16 +6,25 @@
 //! only if no change was committed in between, so a lookup that raced a change cannot leave a
 //! stale role behind.
 //!
-//! The cache is on only for SQLite, whose database belongs to one process. On PostgreSQL several
-//! auth processes may share the members table, and this one would not see their changes.
-// TODO: on PostgreSQL, invalidate across processes (LISTEN/NOTIFY) and turn the cache on.
+//! On SQLite the database belongs to this process, so the cache is always on. On PostgreSQL
+//! several auth processes may share the members table: a trigger announces each change on the
+//! `trellis_members_changed` channel, and the cache is on only while this process listens to it
+//! (see [`follow_changes`]).
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
+use sea_orm::sqlx::postgres::PgPool;
+use trellis_notify::{Channel, Follower};
 use trellis_tokens::Role;
 use uuid::Uuid;
+
+/// Channel that the members table's trigger notifies.
+pub const CHANNEL: Channel = Channel {
+    name: "trellis_members_changed",
+    subject: "member changes",
+};
 
 /// Maximum number of (workspace, user) pairs kept; past it the cache starts over.
 const CACHED_ROLES: usize = 65_536;
@@ -24,19 +33,33 @@ type Entries = HashMap<(Uuid, Uuid), (Option<Role>, u64)>;
 
 /// Roles by workspace and user, as of a change count.
 pub struct RoleCache {
-    enabled: bool,
+    enabled: AtomicBool,
     changes: AtomicU64,
     entries: Mutex<Entries>,
+    /// Dropped with the cache, which ends the task that follows database changes.
+    alive: tokio::sync::watch::Sender<()>,
 }
 
 impl RoleCache {
     /// Creates a cache that keeps roles when `enabled`, and otherwise keeps nothing.
     pub fn new(enabled: bool) -> Self {
         RoleCache {
-            enabled,
+            enabled: AtomicBool::new(enabled),
             changes: AtomicU64::new(0),
             entries: Mutex::new(HashMap::new()),
+            alive: tokio::sync::watch::Sender::new(()),
         }
+    }
+
+    /// Turns keeping roles on or off, and marks every kept role and every lookup in progress
+    /// out of date either way, because they may have missed a change.
+    pub fn set_enabled(&self, enabled: bool) {
+        self.changed();
+        self.enabled.store(enabled, Ordering::SeqCst);
+    }
+
+    fn is_enabled(&self) -> bool {
+        self.enabled.load(Ordering::SeqCst)
     }
 
     /// Returns the change count to pass to [`RoleCache::store`], read before the database is.
@@ -47,7 +70,7 @@ impl RoleCache {
     /// Returns the role kept for a member (`Some(None)` for a known non-member), if it is
     /// still current.
     pub fn get(&self, workspace_id: Uuid, user_id: Uuid) -> Option<Option<Role>> {
-        if !self.enabled {
+        if !self.is_enabled() {
             return None;
         }
         let current = self.changes();
@@ -58,7 +81,7 @@ impl RoleCache {
 
     /// Keeps a role read from the database, unless a change was committed since `as_of`.
     pub fn store(&self, workspace_id: Uuid, user_id: Uuid, role: Option<Role>, as_of: u64) {
-        if !self.enabled {
+        if !self.is_enabled() {
             return;
         }
         let mut entries = self.lock();
@@ -81,6 +104,29 @@ impl RoleCache {
     fn lock(&self) -> std::sync::MutexGuard<'_, Entries> {
         self.entries.lock().expect("role cache lock poisoned")
     }
+}
+
+/// Every notification marks all kept roles out of date: membership changes are rare, and the
+/// counter that keeps racing lookups out is shared by all workspaces.
+impl Follower for RoleCache {
+    fn set_enabled(&self, enabled: bool) {
+        RoleCache::set_enabled(self, enabled);
+    }
+
+    fn notified(&self, _payload: &str) {
+        self.changed();
+    }
+
+    fn clear(&self) {
+        self.changed();
+    }
+}
+
+/// Starts the task that keeps `cache` in step with membership changes committed by any process
+/// on PostgreSQL, and turns the cache on once it is listening. The task ends when the cache is
+/// dropped.
+pub fn follow_changes(cache: &Arc<RoleCache>, pool: PgPool) {
+    trellis_notify::follow(CHANNEL, cache, cache.alive.subscribe(), pool);
 }
 
 #[cfg(test)]
@@ -131,6 +177,23 @@ mod tests {
 
         cache.store(workspace, user, Some(Role::Owner), cache.changes());
 
+        assert_eq!(cache.get(workspace, user), None);
+    }
+
+    #[test]
+    fn switching_drops_kept_roles() {
+        let cache = RoleCache::new(true);
+        let (workspace, user) = (Uuid::now_v7(), Uuid::now_v7());
+        let as_of = cache.changes();
+        cache.store(workspace, user, Some(Role::Viewer), as_of);
+
+        cache.set_enabled(false);
+        let while_off = cache.get(workspace, user);
+        cache.set_enabled(true);
+        // A lookup that read the database before listening started again.
+        cache.store(workspace, user, Some(Role::Viewer), as_of);
+
+        assert_eq!(while_off, None);
         assert_eq!(cache.get(workspace, user), None);
     }
 }

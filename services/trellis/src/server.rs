@@ -147,9 +147,17 @@ async fn auth_state(
     };
 
     // The database of an SQLite file belongs to this process alone, so its roles may be kept.
-    let sqlite = sea_orm::ConnectionTrait::get_database_backend(&db) == sea_orm::DbBackend::Sqlite;
+    // On PostgreSQL they are kept while this process listens for other processes' changes.
+    let backend = sea_orm::ConnectionTrait::get_database_backend(&db);
+    let roles = Arc::new(trellis_auth::roles::RoleCache::new(
+        backend == sea_orm::DbBackend::Sqlite,
+    ));
+    if backend == sea_orm::DbBackend::Postgres {
+        let pool = db.get_postgres_connection_pool().clone();
+        trellis_auth::roles::follow_changes(&roles, pool);
+    }
     let state = AuthState {
-        roles: Arc::new(trellis_auth::roles::RoleCache::new(sqlite)),
+        roles,
         db,
         settings: AuthSettings {
             issuer: settings.token_issuer.clone(),

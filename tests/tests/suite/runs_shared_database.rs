@@ -1,5 +1,5 @@
 //! Two embedded servers on one PostgreSQL database, as when several processes share it: a change
-//! committed through one server reaches the actions that the other keeps in memory for runs. With
+//! committed through one server reaches the actions and roles that the other keeps in memory. With
 //! SQLite one process owns the data, so the tests on the shared server run only on PostgreSQL,
 //! and the restart test brings its own PostgreSQL server.
 
@@ -15,6 +15,8 @@ use uuid::Uuid;
 
 const LISTEN_QUERY: &str = "SELECT count(*) FROM pg_stat_activity \
     WHERE datname = $1 AND query LIKE 'LISTEN %trellis_apps_changed%'";
+const MEMBER_LISTEN_QUERY: &str = "SELECT count(*) FROM pg_stat_activity \
+    WHERE datname = $1 AND query LIKE 'LISTEN %trellis_members_changed%'";
 const TERMINATE_LISTENERS: &str = "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
     WHERE datname = $1 AND query LIKE 'LISTEN %trellis_apps_changed%'";
 
@@ -65,13 +67,17 @@ impl Shared {
         }
     }
 
-    /// Runs the draft on the second server.
+    /// Runs the draft on the second server as the owner.
     async fn run_on_second(&self) -> Reply {
+        self.run_on_second_as(&self.fixture.owner.access).await
+    }
+
+    /// Runs the draft on the second server with an access token.
+    async fn run_on_second_as(&self, token: &str) -> Reply {
         let path = self.fixture.path(&format!(
             "/apps/{}/actions/{}/run?stage=draft",
             self.app, self.action
         ));
-        let token = &self.fixture.owner.access;
         self.second
             .post(&path, Some(token), json!({"params": {}}))
             .await
@@ -116,9 +122,15 @@ impl Shared {
     /// Waits up to `seconds` for `expected` connections listening for app changes, and returns
     /// the last count.
     async fn listeners(&self, expected: i64, seconds: u64) -> i64 {
+        self.listeners_on(LISTEN_QUERY, expected, seconds).await
+    }
+
+    /// Waits up to `seconds` until the count query `sql` returns `expected`, and returns the last
+    /// count.
+    async fn listeners_on(&self, sql: &str, expected: i64, seconds: u64) -> i64 {
         let mut count = 0;
         for _ in 0..seconds * 10 {
-            count = self.count(LISTEN_QUERY).await;
+            count = self.count(sql).await;
             if count == expected {
                 break;
             }
@@ -201,5 +213,45 @@ async fn listening_resumes_after_database_restart() {
     assert_eq!(listening, 2);
     assert_eq!(edited.status, StatusCode::OK, "{}", edited.text);
     assert_eq!(after, json!({"v": 2}));
+    shared.stop().await;
+}
+
+#[tokio::test]
+async fn removed_member_loses_access_on_another_server() {
+    if !on_postgres() {
+        eprintln!("skipped: two servers share a database only on PostgreSQL");
+        return;
+    }
+    let shared = Shared::start().await;
+    let listening = shared.listeners_on(MEMBER_LISTEN_QUERY, 2, 5).await;
+    let fixture = &shared.fixture;
+    let editor = fixture
+        .server
+        .member(&fixture.owner, fixture.workspace, "editor")
+        .await;
+
+    // The second server now keeps the editor's role.
+    let before = shared.run_on_second_as(&editor.access).await;
+    let path = format!(
+        "/api/v1/workspaces/{}/members/{}",
+        fixture.workspace, editor.user_id
+    );
+    let removed = fixture
+        .server
+        .call(Method::DELETE, &path, Some(&fixture.owner.access), None)
+        .await;
+    let mut after = shared.run_on_second_as(&editor.access).await;
+    for _ in 0..50 {
+        if after.status != StatusCode::OK {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        after = shared.run_on_second_as(&editor.access).await;
+    }
+
+    assert_eq!(listening, 2);
+    assert_eq!(before.status, StatusCode::OK, "{}", before.text);
+    assert_eq!(removed.status, StatusCode::NO_CONTENT, "{}", removed.text);
+    assert_eq!(after.status, StatusCode::NOT_FOUND, "{}", after.text);
     shared.stop().await;
 }

@@ -1,0 +1,56 @@
+//! On PostgreSQL, a change to a workspace's members sends a notification with the workspace's id
+//! on the `trellis_members_changed` channel. Every auth process listens to it and drops the roles
+//! it keeps in memory. SQLite has one auth process, which drops them itself, so there the
+//! migration does nothing.
+
+use sea_orm_migration::prelude::*;
+use sea_orm_migration::sea_orm::DatabaseBackend;
+
+#[derive(DeriveMigrationName)]
+pub struct Migration;
+
+const CREATE_FUNCTION: &str = r#"
+CREATE OR REPLACE FUNCTION notify_members_changed() RETURNS trigger AS $$
+DECLARE
+    workspace uuid;
+BEGIN
+    IF TG_OP = 'DELETE' THEN
+        workspace := OLD.workspace_id;
+    ELSE
+        workspace := NEW.workspace_id;
+    END IF;
+    PERFORM pg_notify('trellis_members_changed', workspace::text);
+    RETURN NULL;
+END
+$$ LANGUAGE plpgsql"#;
+
+const CREATE_TRIGGER: &str = "CREATE TRIGGER members_notify_changed \
+    AFTER INSERT OR UPDATE OR DELETE ON members \
+    FOR EACH ROW EXECUTE FUNCTION notify_members_changed()";
+
+#[async_trait::async_trait]
+impl MigrationTrait for Migration {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        if manager.get_database_backend() != DatabaseBackend::Postgres {
+            return Ok(());
+        }
+        let db = manager.get_connection();
+
+        db.execute_unprepared(CREATE_FUNCTION).await?;
+        db.execute_unprepared(CREATE_TRIGGER).await?;
+        Ok(())
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        if manager.get_database_backend() != DatabaseBackend::Postgres {
+            return Ok(());
+        }
+        let db = manager.get_connection();
+
+        db.execute_unprepared("DROP TRIGGER IF EXISTS members_notify_changed ON members")
+            .await?;
+        db.execute_unprepared("DROP FUNCTION IF EXISTS notify_members_changed()")
+            .await?;
+        Ok(())
+    }
+}
