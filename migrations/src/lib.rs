@@ -5,6 +5,7 @@ pub mod apps;
 pub mod auth;
 mod columns;
 pub mod exec;
+mod notify;
 
 use sea_orm_migration::sea_orm::{ConnectionTrait, DatabaseBackend, DatabaseConnection};
 

@@ -6,26 +6,15 @@
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::DatabaseBackend;
 
+use crate::notify::{create_function, create_trigger};
+
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
 /// Tables whose rows a run loads.
 const TABLES: [&str; 4] = ["resources", "apps", "actions", "releases"];
 
-const CREATE_FUNCTION: &str = r#"
-CREATE OR REPLACE FUNCTION notify_apps_changed() RETURNS trigger AS $$
-DECLARE
-    workspace uuid;
-BEGIN
-    IF TG_OP = 'DELETE' THEN
-        workspace := OLD.workspace_id;
-    ELSE
-        workspace := NEW.workspace_id;
-    END IF;
-    PERFORM pg_notify('trellis_apps_changed', workspace::text);
-    RETURN NULL;
-END
-$$ LANGUAGE plpgsql"#;
+const FUNCTION: &str = "notify_apps_changed";
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
@@ -35,14 +24,11 @@ impl MigrationTrait for Migration {
         }
         let db = manager.get_connection();
 
-        db.execute_unprepared(CREATE_FUNCTION).await?;
-        for table in TABLES {
-            db.execute_unprepared(&format!(
-                "CREATE TRIGGER {table}_notify_changed \
-                 AFTER INSERT OR UPDATE OR DELETE ON {table} \
-                 FOR EACH ROW EXECUTE FUNCTION notify_apps_changed()"
-            ))
+        db.execute_unprepared(&create_function(FUNCTION, "trellis_apps_changed"))
             .await?;
+        for table in TABLES {
+            db.execute_unprepared(&create_trigger(table, FUNCTION))
+                .await?;
         }
         Ok(())
     }

@@ -6,27 +6,12 @@
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::DatabaseBackend;
 
+use crate::notify::{create_function, create_trigger};
+
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
-const CREATE_FUNCTION: &str = r#"
-CREATE OR REPLACE FUNCTION notify_members_changed() RETURNS trigger AS $$
-DECLARE
-    workspace uuid;
-BEGIN
-    IF TG_OP = 'DELETE' THEN
-        workspace := OLD.workspace_id;
-    ELSE
-        workspace := NEW.workspace_id;
-    END IF;
-    PERFORM pg_notify('trellis_members_changed', workspace::text);
-    RETURN NULL;
-END
-$$ LANGUAGE plpgsql"#;
-
-const CREATE_TRIGGER: &str = "CREATE TRIGGER members_notify_changed \
-    AFTER INSERT OR UPDATE OR DELETE ON members \
-    FOR EACH ROW EXECUTE FUNCTION notify_members_changed()";
+const FUNCTION: &str = "notify_members_changed";
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
@@ -36,8 +21,10 @@ impl MigrationTrait for Migration {
         }
         let db = manager.get_connection();
 
-        db.execute_unprepared(CREATE_FUNCTION).await?;
-        db.execute_unprepared(CREATE_TRIGGER).await?;
+        db.execute_unprepared(&create_function(FUNCTION, "trellis_members_changed"))
+            .await?;
+        db.execute_unprepared(&create_trigger("members", FUNCTION))
+            .await?;
         Ok(())
     }
 
