@@ -4,40 +4,25 @@
 //! migration does nothing.
 
 use sea_orm_migration::prelude::*;
-use sea_orm_migration::sea_orm::DatabaseBackend;
 
-use crate::notify::{create_function, create_trigger};
+use crate::notify::Notifier;
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
-const FUNCTION: &str = "notify_members_changed";
+const NOTIFIER: Notifier = Notifier {
+    function: "notify_members_changed",
+    channel: "trellis_members_changed",
+    tables: &["members"],
+};
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        if manager.get_database_backend() != DatabaseBackend::Postgres {
-            return Ok(());
-        }
-        let db = manager.get_connection();
-
-        db.execute_unprepared(&create_function(FUNCTION, "trellis_members_changed"))
-            .await?;
-        db.execute_unprepared(&create_trigger("members", FUNCTION))
-            .await?;
-        Ok(())
+        NOTIFIER.create(manager).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        if manager.get_database_backend() != DatabaseBackend::Postgres {
-            return Ok(());
-        }
-        let db = manager.get_connection();
-
-        db.execute_unprepared("DROP TRIGGER IF EXISTS members_notify_changed ON members")
-            .await?;
-        db.execute_unprepared("DROP FUNCTION IF EXISTS notify_members_changed()")
-            .await?;
-        Ok(())
+        NOTIFIER.drop(manager).await
     }
 }
