@@ -86,15 +86,25 @@ impl Shared {
     /// Runs on the second server until the result is `expected`, for up to five seconds, and
     /// returns the last result.
     async fn run_on_second_until(&self, expected: &Value) -> Value {
-        let mut data = Value::Null;
+        let token = &self.fixture.owner.access;
+        let reply = self
+            .run_on_second_as_until(token, |reply| &reply.json()["data"] == expected)
+            .await;
+        reply.json()["data"].clone()
+    }
+
+    /// Runs on the second server with an access token until `done` accepts the reply, for up
+    /// to five seconds, and returns the last reply.
+    async fn run_on_second_as_until(&self, token: &str, done: impl Fn(&Reply) -> bool) -> Reply {
+        let mut reply = self.run_on_second_as(token).await;
         for _ in 0..50 {
-            data = self.run_on_second().await.json()["data"].clone();
-            if &data == expected {
+            if done(&reply) {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
+            reply = self.run_on_second_as(token).await;
         }
-        data
+        reply
     }
 
     /// Replaces the draft's input through the first server.
@@ -240,14 +250,9 @@ async fn removed_member_loses_access_on_another_server() {
         .server
         .call(Method::DELETE, &path, Some(&fixture.owner.access), None)
         .await;
-    let mut after = shared.run_on_second_as(&editor.access).await;
-    for _ in 0..50 {
-        if after.status != StatusCode::OK {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        after = shared.run_on_second_as(&editor.access).await;
-    }
+    let after = shared
+        .run_on_second_as_until(&editor.access, |reply| reply.status != StatusCode::OK)
+        .await;
 
     assert_eq!(listening, 2);
     assert_eq!(before.status, StatusCode::OK, "{}", before.text);
