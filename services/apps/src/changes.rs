@@ -2,9 +2,7 @@
 //! on the resources, apps, actions and releases tables sends the workspace's id on the
 //! `trellis_apps_changed` channel, and this process drops its cached actions for that workspace.
 
-use std::sync::Arc;
-
-use sea_orm::sqlx::postgres::PgPool;
+use tokio::sync::watch;
 use trellis_notify::{Channel, Follower};
 use uuid::Uuid;
 
@@ -31,10 +29,8 @@ impl Follower for RunCache {
     fn clear(&self) {
         RunCache::clear(self);
     }
-}
 
-/// Starts the task that keeps `cache` in step with changes committed by any process, and turns
-/// the cache on once it is listening. The task ends when the cache is dropped.
-pub fn follow_changes(cache: &Arc<RunCache>, pool: PgPool) {
-    trellis_notify::follow(CHANNEL, cache, cache.alive(), pool);
+    fn alive(&self) -> watch::Receiver<()> {
+        RunCache::alive(self)
+    }
 }

@@ -16,7 +16,7 @@ pub mod storage;
 use std::sync::{Arc, RwLock};
 
 use actix_web::web;
-use sea_orm::{ConnectionTrait, DatabaseBackend, DatabaseConnection};
+use sea_orm::DatabaseConnection;
 
 pub use catalog::{
     CatalogError, ConnectionTest, ConnectorCatalog, ConnectorManifest, OperationListing,
@@ -45,11 +45,7 @@ impl AppsState {
         keys: EncryptionKeys,
         catalog: Arc<dyn ConnectorCatalog>,
     ) -> AppsState {
-        let backend = db.get_database_backend();
-        let run_cache = Arc::new(RunCache::new(backend == DatabaseBackend::Sqlite));
-        if backend == DatabaseBackend::Postgres {
-            changes::follow_changes(&run_cache, db.get_postgres_connection_pool().clone());
-        }
+        let run_cache = trellis_notify::follower_for(&db, changes::CHANNEL, RunCache::new);
         AppsState {
             db,
             catalog,

@@ -9,13 +9,13 @@
 //! On SQLite the database belongs to this process, so the cache is always on. On PostgreSQL
 //! several auth processes may share the members table: a trigger announces each change on the
 //! `trellis_members_changed` channel, and the cache is on only while this process listens to it
-//! (see [`follow_changes`]).
+//! (see [`trellis_notify`]).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
-use sea_orm::sqlx::postgres::PgPool;
+use tokio::sync::watch;
 use trellis_notify::{Channel, Follower};
 use trellis_tokens::Role;
 use uuid::Uuid;
@@ -37,7 +37,7 @@ pub struct RoleCache {
     changes: AtomicU64,
     entries: Mutex<Entries>,
     /// Dropped with the cache, which ends the task that follows database changes.
-    alive: tokio::sync::watch::Sender<()>,
+    alive: watch::Sender<()>,
 }
 
 impl RoleCache {
@@ -47,12 +47,12 @@ impl RoleCache {
             enabled: AtomicBool::new(enabled),
             changes: AtomicU64::new(0),
             entries: Mutex::new(HashMap::new()),
-            alive: tokio::sync::watch::Sender::new(()),
+            alive: watch::Sender::new(()),
         }
     }
 
-    /// Turns keeping roles on or off, and marks every kept role and every lookup in progress
-    /// out of date either way, because they may have missed a change.
+    /// Enables or disables keeping roles. Either way it marks every kept role and every lookup
+    /// in progress out of date, because they may have missed a change.
     pub fn set_enabled(&self, enabled: bool) {
         self.changed();
         self.enabled.store(enabled, Ordering::SeqCst);
@@ -120,13 +120,10 @@ impl Follower for RoleCache {
     fn clear(&self) {
         self.changed();
     }
-}
 
-/// Starts the task that keeps `cache` in step with membership changes committed by any process
-/// on PostgreSQL, and turns the cache on once it is listening. The task ends when the cache is
-/// dropped.
-pub fn follow_changes(cache: &Arc<RoleCache>, pool: PgPool) {
-    trellis_notify::follow(CHANNEL, cache, cache.alive.subscribe(), pool);
+    fn alive(&self) -> watch::Receiver<()> {
+        self.alive.subscribe()
+    }
 }
 
 #[cfg(test)]

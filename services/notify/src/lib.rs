@@ -10,6 +10,7 @@ use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use sea_orm::sqlx::postgres::{PgListener, PgPool};
+use sea_orm::{ConnectionTrait, DatabaseBackend, DatabaseConnection};
 use tokio::sync::watch;
 
 /// Delay before listening again after the database could not be reached.
@@ -26,6 +27,10 @@ pub trait Follower: Send + Sync + 'static {
 
     /// Drops every copy, because notifications may have been lost.
     fn clear(&self);
+
+    /// Returns a receiver whose `changed` fails once the follower is dropped, which ends its
+    /// listening task.
+    fn alive(&self) -> watch::Receiver<()>;
 }
 
 /// What a follower listens to: the channel that its tables' trigger notifies, and a name for
@@ -36,14 +41,31 @@ pub struct Channel {
     pub subject: &'static str,
 }
 
-/// Starts the task that passes the channel's notifications to `follower`, turning it on once
-/// it is listening. The task ends when `alive`'s sender is dropped.
-pub fn follow<F: Follower>(
+/// Builds a follower for the platform database `db` with `new(enabled)`. On SQLite, whose
+/// database belongs to this process, it is enabled from the start. On PostgreSQL it starts
+/// disabled and is turned on once its task listens on `channel`, so this must run inside a Tokio
+/// runtime.
+pub fn follower_for<F: Follower>(
+    db: &DatabaseConnection,
     channel: Channel,
-    follower: &Arc<F>,
-    mut alive: watch::Receiver<()>,
-    pool: PgPool,
-) {
+    new: impl FnOnce(bool) -> F,
+) -> Arc<F> {
+    let backend = db.get_database_backend();
+    let follower = Arc::new(new(backend == DatabaseBackend::Sqlite));
+    if backend == DatabaseBackend::Postgres {
+        follow(
+            channel,
+            &follower,
+            db.get_postgres_connection_pool().clone(),
+        );
+    }
+    follower
+}
+
+/// Starts the task that passes the channel's notifications to `follower`, turning it on once
+/// it is listening. The task ends when the follower is dropped.
+pub fn follow<F: Follower>(channel: Channel, follower: &Arc<F>, pool: PgPool) {
+    let mut alive = follower.alive();
     let follower = Arc::downgrade(follower);
     tokio::spawn(async move {
         tokio::select! {
@@ -67,11 +89,11 @@ async fn listen<F: Follower>(channel: Channel, follower: Weak<F>, pool: PgPool) 
                 drop(live);
 
                 if let Err(error) = receive(&follower, &mut listener, subject).await {
-                    tracing::warn!(%error, "lost the database connection that reports {subject}; in-memory copies are off until it is back");
+                    tracing::warn!(%error, "the connection listening for {subject} failed, so in-memory copies are off until it reconnects");
                 }
             }
             Err(error) => {
-                tracing::warn!(%error, "listening for {subject} failed; in-memory copies are off until the database is reachable");
+                tracing::warn!(%error, "listening for {subject} failed, so in-memory copies are off until the database is reachable");
             }
         }
 
@@ -108,7 +130,7 @@ async fn receive<F: Follower>(
             // The listener lost its connection and opened a new one, so notifications sent in
             // between are lost.
             None => {
-                tracing::warn!("reconnected the database connection that reports {subject}; dropped every in-memory copy");
+                tracing::warn!("reconnected the connection listening for {subject} and dropped every in-memory copy, because notifications may have been lost");
                 live.clear();
             }
         }

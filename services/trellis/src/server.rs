@@ -146,16 +146,11 @@ async fn auth_state(
         None => trellis_auth::throttle::Throttle::in_memory(limit, window),
     };
 
-    // The database of an SQLite file belongs to this process alone, so its roles may be kept.
-    // On PostgreSQL they are kept while this process listens for other processes' changes.
-    let backend = sea_orm::ConnectionTrait::get_database_backend(&db);
-    let roles = Arc::new(trellis_auth::roles::RoleCache::new(
-        backend == sea_orm::DbBackend::Sqlite,
-    ));
-    if backend == sea_orm::DbBackend::Postgres {
-        let pool = db.get_postgres_connection_pool().clone();
-        trellis_auth::roles::follow_changes(&roles, pool);
-    }
+    let roles = trellis_notify::follower_for(
+        &db,
+        trellis_auth::roles::CHANNEL,
+        trellis_auth::roles::RoleCache::new,
+    );
     let state = AuthState {
         roles,
         db,
