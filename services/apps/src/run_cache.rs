@@ -73,7 +73,7 @@ impl RunCache {
     }
 
     /// Returns a receiver whose `changed` fails once the cache is dropped.
-    pub fn alive(&self) -> tokio::sync::watch::Receiver<()> {
+    pub(crate) fn alive(&self) -> tokio::sync::watch::Receiver<()> {
         self.alive.subscribe()
     }
 

@@ -64,7 +64,7 @@ pub fn follower_for<F: Follower>(
 
 /// Starts the task that passes the channel's notifications to `follower`, turning it on once
 /// it is listening. The task ends when the follower is dropped.
-pub fn follow<F: Follower>(channel: Channel, follower: &Arc<F>, pool: PgPool) {
+fn follow<F: Follower>(channel: Channel, follower: &Arc<F>, pool: PgPool) {
     let mut alive = follower.alive();
     let follower = Arc::downgrade(follower);
     tokio::spawn(async move {
