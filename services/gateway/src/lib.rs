@@ -66,6 +66,7 @@ type OutgoingBody = UnsyncBoxBody<Bytes, std::io::Error>;
 
 /// The address of one service: its scheme and authority, and the path prefix of its routes
 /// (empty for routes at the root).
+#[derive(Clone)]
 struct Target {
     scheme: Scheme,
     authority: Authority,
@@ -108,7 +109,8 @@ impl Target {
 #[error("{0}")]
 pub struct InvalidUpstream(String);
 
-/// The services' addresses and the pooled client that reaches them.
+/// The services' addresses and the pooled client that reaches them. Each server worker should
+/// hold its own (see `for_worker`).
 pub struct Upstreams {
     /// Indexed by `Upstream`.
     targets: [Target; 3],
@@ -130,21 +132,23 @@ impl Upstreams {
             Target::parse("apps_url", apps)?,
             Target::parse("exec_url", exec)?,
         ];
-        let mut connector = HttpConnector::new();
-        connector.set_connect_timeout(Some(Duration::from_secs(2)));
-        connector.set_nodelay(true);
-        // A request is sent again only when its pooled connection closed before any of it was
-        // written, so no service receives a request twice. Idle connections are dropped before the
-        // services' own 5-second keep-alive closes them, so that this seldom happens.
-        let client = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(Duration::from_secs(4))
-            .pool_timer(TokioTimer::new())
-            .build(connector);
         Ok(Upstreams {
             targets,
             timeouts,
-            client,
+            client: pooled_client(),
         })
+    }
+
+    /// Copies these upstreams with a connection pool of their own, for one server worker. A
+    /// pooled connection is driven on the thread that opened it, so a worker that borrowed
+    /// another worker's connection would wake that thread to send the request, and the
+    /// response would wake the worker again.
+    pub fn for_worker(&self) -> Self {
+        Upstreams {
+            targets: self.targets.clone(),
+            timeouts: self.timeouts,
+            client: pooled_client(),
+        }
     }
 
     /// Builds the URI of `path` and `query` at a service, under its path prefix.
@@ -180,6 +184,20 @@ impl Upstreams {
             self.timeouts.default
         }
     }
+}
+
+/// Builds a client over keep-alive connections. A request is sent again only when its pooled
+/// connection closed before any of it was written, so no service receives a request twice. Idle
+/// connections are dropped before the services' own 5-second keep-alive closes them, so that
+/// this seldom happens.
+fn pooled_client() -> Client<HttpConnector, OutgoingBody> {
+    let mut connector = HttpConnector::new();
+    connector.set_connect_timeout(Some(Duration::from_secs(2)));
+    connector.set_nodelay(true);
+    Client::builder(TokioExecutor::new())
+        .pool_idle_timeout(Duration::from_secs(4))
+        .pool_timer(TokioTimer::new())
+        .build(connector)
 }
 
 /// Picks the service that owns a public path; internal and unknown paths have none.
@@ -520,6 +538,27 @@ mod tests {
             exec.unwrap().to_string(),
             "http://127.0.0.1:3/api/v1/plugins/builtin:echo?q=a%20b"
         );
+    }
+
+    #[tokio::test]
+    async fn worker_copy_keeps_targets() {
+        let upstreams = Upstreams::new(
+            "http://127.0.0.1:1",
+            "http://127.0.0.1:2/apps-prefix",
+            "http://127.0.0.1:3",
+            timeouts(),
+        )
+        .unwrap();
+
+        let worker = upstreams.for_worker();
+
+        let apps = worker.uri(Upstream::Apps, "/api/v1/workspaces/w/apps", "");
+        assert_eq!(
+            apps.unwrap().to_string(),
+            "http://127.0.0.1:2/apps-prefix/api/v1/workspaces/w/apps"
+        );
+        let run = "/api/v1/workspaces/w/apps/a/actions/x/run";
+        assert_eq!(worker.timeout_for("POST", run), Duration::from_secs(2));
     }
 
     #[tokio::test]

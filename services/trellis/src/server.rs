@@ -632,7 +632,7 @@ pub async fn start_gateway(settings: Settings, listener: TcpListener) -> anyhow:
         default: Duration::from_secs(settings.upstream_timeout_seconds),
         long: Duration::from_secs(settings.upstream_long_timeout_seconds),
     };
-    let upstreams = web::Data::new(trellis_gateway::Upstreams::new(
+    let upstreams = Arc::new(trellis_gateway::Upstreams::new(
         &settings.auth_url,
         &settings.apps_url,
         &settings.exec_url,
@@ -644,7 +644,7 @@ pub async fn start_gateway(settings: Settings, listener: TcpListener) -> anyhow:
     let server = HttpServer::new(move || {
         App::new()
             .app_data(BodyLimit(limit))
-            .app_data(upstreams.clone())
+            .app_data(web::Data::new(upstreams.for_worker()))
             .app_data(limits.clone())
             .app_data(access.clone())
             .app_data(edge.clone())
