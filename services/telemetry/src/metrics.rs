@@ -131,8 +131,7 @@ where
 
     fn call(&self, request: ServiceRequest) -> Self::Future {
         let started = Instant::now();
-        let method = request.method().to_string();
-        let workspace_id = workspace_of(request.path()).unwrap_or_default();
+        let method = request.method().clone();
         let service = self.service.clone();
 
         Box::pin(async move {
@@ -143,23 +142,24 @@ where
                 .request()
                 .match_pattern()
                 .unwrap_or_else(|| "unmatched".into());
-            let status = response.status().as_u16();
+            let status = response.status();
             let elapsed = started.elapsed();
             let metrics = Metrics::global();
             metrics
                 .requests
-                .with_label_values(&[&method, &route, &status.to_string()])
+                .with_label_values(&[method.as_str(), &route, status.as_str()])
                 .inc();
             metrics
                 .durations
-                .with_label_values(&[&method, &route])
+                .with_label_values(&[method.as_str(), &route])
                 .observe(elapsed.as_secs_f64());
+            // The workspace id is parsed only when the access log is on.
             tracing::info!(
                 http.method = %method,
                 http.route = %route,
-                http.status = status,
+                http.status = status.as_u16(),
                 duration_ms = elapsed.as_secs_f64() * 1000.0,
-                workspace_id = %workspace_id,
+                workspace_id = %workspace_of(response.request().path()).unwrap_or_default(),
                 "request served"
             );
             Ok(response)
