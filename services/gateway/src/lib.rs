@@ -109,8 +109,8 @@ impl Target {
 #[error("{0}")]
 pub struct InvalidUpstream(String);
 
-/// The services' addresses and the pooled client that reaches them. Each server worker should
-/// hold its own (see `for_worker`).
+/// The services' addresses and the pooled client that reaches them, one copy per server worker
+/// (see `for_worker`).
 pub struct Upstreams {
     /// Indexed by `Upstream`.
     targets: [Target; 3],
@@ -140,9 +140,9 @@ impl Upstreams {
     }
 
     /// Copies these upstreams with a connection pool of their own, for one server worker. A
-    /// pooled connection is driven on the thread that opened it, so a worker that borrowed
-    /// another worker's connection would wake that thread to send the request, and the
-    /// response would wake the worker again.
+    /// pooled connection is driven on the thread that opened it. A worker that borrowed another
+    /// worker's connection would wake that thread to send the request, and the response would
+    /// wake the worker again.
     pub fn for_worker(&self) -> Self {
         Upstreams {
             targets: self.targets.clone(),
